@@ -1,0 +1,3 @@
+from hcview.cli import main
+
+raise SystemExit(main())
