@@ -1,0 +1,15 @@
+"""hcview: streamlit run app.py"""
+import streamlit as st
+
+st.set_page_config(page_title="hcview", page_icon="🩻", layout="wide")
+
+from hcview.ui.common import sidebar  # noqa: E402
+
+PAGES = [
+    st.Page("pages/0_Overview.py", title="Overview", icon="🏠", default=True),
+    st.Page("pages/1_Models.py", title="Models", icon="🧠"),
+]
+
+nav = st.navigation(PAGES)
+sidebar()
+nav.run()

@@ -1,0 +1,25 @@
+import streamlit as st
+
+from hcview.ui.common import cached_catalog
+
+st.title("hcview")
+st.markdown(
+    "Review what medical-imaging models say about a case, and why: hierarchical outputs, "
+    "MC-dropout uncertainty, Grad-CAM and LRP heatmaps, per-class failure modes. "
+    "Four published models are implemented, each with its own model card."
+)
+rows = cached_catalog()
+cols = st.columns(4)
+for col, mid in zip(cols, dict.fromkeys(r["id"] for r in rows)):
+    demo = next(r for r in rows if r["id"] == mid and r["variant"] == "demo")
+    with col:
+        st.subheader(demo["name"])
+        st.caption(demo["modality"])
+        if demo["trained"]:
+            st.success("demo model trained", icon="✅")
+            tm = demo.get("test_metrics") or {}
+            shown = {k: v for k, v in tm.items() if isinstance(v, (int, float))}
+            for k, v in list(shown.items())[:3]:
+                st.metric(k, f"{v:.3f}")
+        else:
+            st.info("not trained yet", icon="⏳")
