@@ -1,0 +1,136 @@
+"""``python -m hcview evaluate``: metrics for a model on a dataset, or for prediction CSVs.
+
+Two modes, exactly one of which is chosen:
+
+- ``--predictions FILE.csv [--predictions FILE2.csv ...]``: multi-label AUROC/AUPRC for
+  predictions made elsewhere (columns ``{label}_GT`` / ``{label}_Pred`` by default); several
+  files are compared side by side with a Friedman test (labels as blocks) on per-label AUROC.
+- ``--model ID --data SPEC [--variant V] [--split test]``: run a hcview model on a dataset split
+  (implemented by ``hcview.infer.evaluate.evaluate_model``).
+
+``--out DIR`` writes ``metrics.json`` atomically; ``--json`` prints one JSON object.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+
+def register(sub):
+    p = sub.add_parser("evaluate", help="evaluate a model on a dataset, or score prediction CSVs",
+                       description=__doc__.split("\n\n")[0])
+    src = p.add_argument_group("prediction files")
+    src.add_argument("--predictions", action="append", metavar="FILE.csv", default=None,
+                     help="predictions CSV made elsewhere; repeat to compare several files")
+    src.add_argument("--truth-pattern", default="{label}_GT", metavar="PATTERN",
+                     help="truth column name pattern (default '{label}_GT')")
+    src.add_argument("--score-pattern", default="{label}_Pred", metavar="PATTERN",
+                     help="score column name pattern (default '{label}_Pred')")
+    src.add_argument("--labels", metavar="A,B,...",
+                     help="comma-separated labels (default: every label with both columns)")
+    src.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                     help="bootstrap resamples for a 95%% CI of the mean AUROC (default 0: none)")
+    mod = p.add_argument_group("model evaluation")
+    mod.add_argument("--model", metavar="ID", help="registry model id to evaluate")
+    mod.add_argument("--variant", default="demo", help="model variant (default demo)")
+    mod.add_argument("--data", metavar="SPEC", help="dataset spec for --model")
+    mod.add_argument("--split", default="test", help="dataset split (default test)")
+    p.add_argument("--out", metavar="DIR", help="also write DIR/metrics.json")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from hcview.errors import HcviewError, InputError
+
+    has_model = bool(args.model)
+    has_pred = bool(args.predictions)
+    if has_model == has_pred:
+        raise InputError("give exactly one of --model ID (with --data) or --predictions FILE.csv")
+    if args.bootstrap < 0:
+        raise InputError("--bootstrap must be 0 or a positive number of resamples")
+    if has_model:
+        if not args.data:
+            raise InputError("--model needs --data SPEC (the dataset to evaluate on)")
+        import importlib
+
+        try:
+            infer_eval = importlib.import_module("hcview.infer.evaluate")
+        except ModuleNotFoundError as e:
+            if e.name in ("hcview.infer.evaluate", "hcview.infer"):
+                raise HcviewError("model evaluation is not available in this build") from None
+            raise
+        if not hasattr(infer_eval, "evaluate_model"):
+            raise HcviewError("model evaluation is not available in this build")
+        result = infer_eval.evaluate_model(args.model, args.variant, args.data, args.split, args.out)
+        _emit(result, args, written_by_evaluator=True)
+        return 0
+
+    from hcview.metrics.external import evaluate_files
+
+    labels = [x.strip() for x in args.labels.split(",") if x.strip()] if args.labels else None
+    if args.labels is not None and not labels:
+        raise InputError("--labels is empty")
+    result = evaluate_files(args.predictions, args.truth_pattern, args.score_pattern, labels,
+                            n_boot=args.bootstrap)
+    _emit(result, args)
+    return 0
+
+
+def _emit(result: dict, args, written_by_evaluator: bool = False) -> None:
+    from pathlib import Path
+
+    from hcview.io_utils import atomic_write_json
+    from hcview.metrics._util import nan_to_none
+
+    result = nan_to_none(result)
+    if args.out and not (written_by_evaluator and (Path(args.out) / "metrics.json").exists()):
+        atomic_write_json(Path(args.out) / "metrics.json", result)
+    if args.json:
+        print(json.dumps(result, indent=2, allow_nan=False))
+        return
+    if "models" in result and "friedman" in result:
+        _print_comparison(result)
+    elif isinstance(result.get("labels"), dict):
+        _print_single(result)
+    else:
+        print(json.dumps(result.get("summary", result), indent=2))
+    if args.out:
+        print(f"wrote {Path(args.out) / 'metrics.json'}")
+
+
+def _f(v, nd=3) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{nd}f}"
+
+
+def _print_single(res: dict) -> None:
+    labels = res["labels"]
+    w = max([len("label")] + [len(k) for k in labels]) + 2
+    print(f"{'label':<{w}}{'AUROC':>8}{'AUPRC':>8}{'pos':>7}{'n':>7}  note")
+    for lab, r in labels.items():
+        print(f"{lab:<{w}}{_f(r.get('auroc')):>8}{_f(r.get('auprc')):>8}{r.get('support', 0):>7}"
+              f"{r.get('n', 0):>7}  {r.get('reason') or ''}")
+    s = res.get("summary", {})
+    print(f"mean AUROC {_f(s.get('mean_auroc'))}  weighted AUROC {_f(s.get('weighted_auroc'))}  "
+          f"mean AUPRC {_f(s.get('mean_auprc'))}  cases {s.get('n_cases')}")
+    ci = s.get("mean_auroc_ci")
+    if ci:
+        print(f"mean AUROC 95% CI [{_f(ci.get('low'))}, {_f(ci.get('high'))}] ({ci.get('n_valid')} resamples)")
+
+
+def _print_comparison(res: dict) -> None:
+    names = res["model_order"]
+    w = max([len("label")] + [len(k) for k in res["labels"]]) + 2
+    cw = max(10, *(len(n) + 2 for n in names))
+    print(f"AUROC per label{'':<{max(0, w - 15)}}" + "".join(f"{n:>{cw}}" for n in names))
+    for lab, per in res["labels"].items():
+        print(f"{lab:<{w}}" + "".join(f"{_f(per[n]['auroc']):>{cw}}" for n in names))
+    print(f"{'mean AUROC':<{w}}" + "".join(f"{_f(res['summary'][n]['mean_auroc']):>{cw}}" for n in names))
+    fr = res["friedman"]
+    mr = fr.get("mean_ranks") or {}
+    print(f"{'mean rank':<{w}}" + "".join(f"{_f(mr.get(n), 2):>{cw}}" for n in names))
+    if fr.get("statistic") is None:
+        print(f"Friedman test: not computed ({fr.get('reason')})")
+    else:
+        print(f"Friedman test over {fr['n_blocks']} labels: chi2 = {_f(fr['statistic'])}, "
+              f"p = {fr['p_value']:.4g} (rank 1 = best)")

@@ -1,0 +1,101 @@
+"""Confusion-matrix heatmaps ordered by the taxonomy, with anatomy / category separators."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from hcview.metrics.confusion import CATEGORY_SEP, collapse_confusion, normalize_rows
+
+
+def _groups(labels: Sequence[str], label_space, level: str) -> list[tuple[str, int, int]]:
+    """Contiguous runs (group name, start, end-exclusive) of ``labels`` at ``level``."""
+    runs: list[tuple[str, int, int]] = []
+    for i, lab in enumerate(labels):
+        try:
+            a, c = label_space.parent_of(lab)
+        except KeyError:
+            return []
+        g = a if level == "anatomy" else f"{a}{CATEGORY_SEP}{c}"
+        if runs and runs[-1][0] == g:
+            runs[-1] = (g, runs[-1][1], i + 1)
+        else:
+            runs.append((g, i, i + 1))
+    return runs
+
+
+def confusion_heatmap(cm, labels: Sequence[str], label_space=None, normalize: bool = False,
+                      title: str = "Confusion matrix", show_text: bool | None = None,
+                      colorscale: str = "Blues") -> go.Figure:
+    """Heatmap of ``cm`` (rows = true, columns = predicted) in the given label order.
+
+    ``normalize=True`` colours by row percentage. Hover shows true, predicted, count and row %.
+    With a ``taxonomy3`` label space and disease labels, anatomy boundaries are drawn as solid
+    lines and category boundaries as dotted lines, with group names above the matrix.
+    Cell text is shown for matrices up to 15 x 15 unless ``show_text`` says otherwise.
+    """
+    cm = np.asarray(cm)
+    labels = [str(x) for x in labels]
+    n = len(labels)
+    if cm.shape != (n, n):
+        raise ValueError(f"cm shape {cm.shape} does not match {n} labels")
+    row_pct = 100.0 * normalize_rows(cm)
+    z = row_pct if normalize else cm
+    custom = np.dstack([cm, row_pct])
+    hover = ("true: %{y}<br>pred: %{x}<br>count: %{customdata[0]:d}<br>row: %{customdata[1]:.1f}%"
+             "<extra></extra>")
+    if show_text is None:
+        show_text = n <= 15
+    text = None
+    if show_text:
+        text = [[(f"{row_pct[i, j]:.0f}%" if normalize else f"{int(cm[i, j])}") if cm[i, j] else ""
+                 for j in range(n)] for i in range(n)]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=labels, y=labels, customdata=custom, hovertemplate=hover, colorscale=colorscale,
+        text=text, texttemplate="%{text}" if show_text else None, xgap=1 if n <= 60 else 0,
+        ygap=1 if n <= 60 else 0, colorbar={"title": "row %" if normalize else "count"},
+        zmin=0, zmax=100 if normalize else None))
+    tick = 11 if n <= 20 else (9 if n <= 45 else 7)
+    size = int(min(1400, max(420, 22 * n + 220)))
+    fig.update_layout(
+        title=title, width=size + 120, height=size, margin={"l": 10, "r": 10, "t": 110, "b": 10},
+        xaxis={"title": "predicted", "type": "category", "categoryorder": "array", "categoryarray": labels,
+               "tickangle": -60 if n > 8 else 0, "tickfont": {"size": tick}, "side": "bottom",
+               "constrain": "domain"},
+        yaxis={"title": "true", "type": "category", "categoryorder": "array", "categoryarray": labels,
+               "autorange": "reversed", "tickfont": {"size": tick}, "scaleanchor": "x", "constrain": "domain"},
+    )
+    if label_space is not None and getattr(label_space, "kind", "") == "taxonomy3":
+        _add_group_marks(fig, labels, label_space)
+    return fig
+
+
+def _add_group_marks(fig: go.Figure, labels: Sequence[str], label_space) -> None:
+    n = len(labels)
+    for level, dash, width in (("category", "dot", 1), ("anatomy", "solid", 2)):
+        runs = _groups(labels, label_space, level)
+        if len(runs) <= 1 and level == "category":
+            continue
+        for _, start, _end in runs[1:]:
+            pos = start - 0.5
+            for kw in ({"x0": pos, "x1": pos, "y0": -0.5, "y1": n - 0.5},
+                       {"y0": pos, "y1": pos, "x0": -0.5, "x1": n - 0.5}):
+                fig.add_shape(type="line", xref="x", yref="y", line={"color": "black", "width": width,
+                                                                       "dash": dash}, **kw)
+        for g, start, end in runs:
+            mid = (start + end - 1) / 2.0
+            short = g.split(CATEGORY_SEP)[-1] if level == "category" else g
+            fig.add_annotation(x=mid, y=1.0 if level == "category" else 1.045, xref="x", yref="paper",
+                               text=short, showarrow=False, yanchor="bottom",
+                               font={"size": 9 if level == "category" else 11})
+
+
+def hierarchical_confusion_figures(cm, diseases: Sequence[str], label_space, normalize: bool = False
+                                   ) -> dict[str, go.Figure]:
+    """Figures for the disease CM and its category- and anatomy-level collapses."""
+    out = {"disease": confusion_heatmap(cm, diseases, label_space, normalize, title="Disease")}
+    for level in ("category", "anatomy"):
+        c, g = collapse_confusion(cm, diseases, label_space, level)
+        out[level] = confusion_heatmap(c, g, None, normalize, title=level.capitalize())
+    return out
