@@ -8,6 +8,7 @@ from hcview.ui.common import sidebar  # noqa: E402
 PAGES = [
     st.Page("pages/0_Overview.py", title="Overview", icon="🏠", default=True),
     st.Page("pages/1_Models.py", title="Models", icon="🧠"),
+    st.Page("pages/5_Risk.py", title="Risk stratification", icon="📊"),
 ]
 
 nav = st.navigation(PAGES)

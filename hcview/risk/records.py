@@ -1,0 +1,140 @@
+"""Reading a tabular records file (the UCI cervical risk-factors layout or anything like it).
+
+``?`` and blank cells are missing. ``Citology`` (the UCI original's spelling) is renamed ``Cytology``.
+Every problem with the file is a one-line :class:`hcview.errors.CsvError`.
+"""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hcview.errors import CsvError
+
+#: the four diagnostic outcomes of the UCI table, in the project's spelling
+OUTCOMES: tuple[str, ...] = ("Hinselmann", "Schiller", "Cytology", "Biopsy")
+#: other spellings accepted for an outcome column (lower-cased) -> canonical name
+ALIASES: dict[str, str] = {"citology": "Cytology", "cytology": "Cytology", "hinselmann": "Hinselmann",
+                           "schiller": "Schiller", "biopsy": "Biopsy"}
+MISSING = ("?", "", " ", "NA", "N/A", "nan", "NaN", "None", "null")
+MAX_BYTES = 50 * 1024 * 1024
+
+
+def bundled_records_path() -> Path:
+    """The project's copy of the UCI cervical risk-factors table."""
+    from hcview.paths import samples_dir
+
+    return samples_dir() / "cervical" / "risk_factors_cervical_cancer.csv"
+
+
+BUNDLED_PROVENANCE = ("UCI Machine Learning Repository, 'Cervical cancer (Risk Factors)', 858 patients x 36 columns, "
+                      "Hospital Universitario de Caracas; CC BY 4.0; cite Fernandes, Cardoso, Fernandes (2017). "
+                      "Missing values written '?'.")
+
+
+def canonical_outcome(name: str) -> str:
+    """``citology`` / ``Citology`` / ``cytology`` -> ``Cytology``; others unchanged apart from case of known ones."""
+    return ALIASES.get(str(name).strip().lower(), str(name).strip())
+
+
+def normalise_columns(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Strip column names and rename outcome aliases to their canonical spelling.
+
+    Returns the renamed frame and ``{canonical: original}`` for every renamed column.
+    """
+    renamed: dict[str, str] = {}
+    cols = []
+    for c in df.columns:
+        s = str(c).strip()
+        canon = ALIASES.get(s.lower())
+        if canon is not None and canon != s:
+            renamed[canon] = s
+            s = canon
+        cols.append(s)
+    if len(set(cols)) != len(cols):
+        dup = sorted({c for c in cols if cols.count(c) > 1})
+        raise CsvError(f"duplicate column name(s) after normalising spelling: {', '.join(dup)}")
+    out = df.copy()
+    out.columns = cols
+    return out, renamed
+
+
+def read_records(src, name: str | None = None) -> pd.DataFrame:
+    """Read a records CSV from a path, bytes or a file-like object; ``?``/blank -> NaN, numbers parsed.
+
+    Columns are kept as read (numeric where every non-missing value is a number, object otherwise);
+    outcome aliases are renamed (``Citology`` -> ``Cytology``).
+    """
+    if isinstance(src, (str, os.PathLike)):
+        p = Path(src)
+        name = name or p.name
+        if not p.exists():
+            raise CsvError(f"{name}: no such file")
+        if p.is_dir():
+            raise CsvError(f"{name}: is a folder, not a CSV file")
+        if p.stat().st_size > MAX_BYTES:
+            raise CsvError(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MB")
+        data = p.read_bytes()
+    elif isinstance(src, (bytes, bytearray)):
+        data = bytes(src)
+    elif hasattr(src, "read"):
+        data = src.read()
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        name = name or getattr(src, "name", None)
+    else:
+        raise CsvError(f"cannot read records from a {type(src).__name__}")
+    name = name or "records"
+    if not data.strip():
+        raise CsvError(f"{name}: the file is empty")
+    if b"\x00" in data[:8192]:
+        raise CsvError(f"{name}: not a text CSV file (binary content)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("latin-1")
+        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes anything
+            raise CsvError(f"{name}: not a text CSV file") from None
+    try:
+        df = pd.read_csv(io.StringIO(text), na_values=list(MISSING), keep_default_na=True, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise CsvError(f"{name}: the file is empty") from None
+    except (pd.errors.ParserError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CsvError(f"{name}: not a readable CSV ({first})") from None
+    if df.shape[1] < 2:
+        raise CsvError(f"{name}: needs at least one feature column and one outcome column, found {df.shape[1]} column(s)")
+    if len(df) == 0:
+        raise CsvError(f"{name}: has a header but no rows")
+    df, _ = normalise_columns(df)
+    return df
+
+
+def to_numeric_frame(df: pd.DataFrame, columns) -> tuple[pd.DataFrame, list[str]]:
+    """Numeric copy of ``columns``; a column with any non-numeric, non-missing value is dropped.
+
+    Returns ``(numeric_frame, dropped_columns)``.
+    """
+    out = {}
+    dropped = []
+    for c in columns:
+        s = df[c]
+        if pd.api.types.is_bool_dtype(s):
+            s = s.astype(float)
+        if pd.api.types.is_numeric_dtype(s):
+            out[c] = s.astype(float)
+            continue
+        s2 = s.astype("string").str.strip()
+        s2 = s2.mask(s2.isin(MISSING))
+        num = pd.to_numeric(s2, errors="coerce")
+        if (num.isna() & s2.notna()).any():
+            dropped.append(c)
+            continue
+        out[c] = num.astype(float)
+    frame = pd.DataFrame(out, index=df.index)
+    frame = frame.replace([np.inf, -np.inf], np.nan)
+    return frame, dropped
