@@ -1,0 +1,155 @@
+"""``python -m hcview train --model ID --variant paper|demo --data SPEC [...]``: train in the foreground.
+
+With ``--nproc N`` (N > 1) the same command re-runs under torchrun with DDP. With ``--job-id`` (set by
+``jobs submit``) the process reports its status into the job store: running -> succeeded / failed /
+cancelled; SIGTERM stops training at the next step (cancel).
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+
+
+def add_train_args(p) -> None:
+    p.add_argument("--model", required=True, help="registry id (hcnet, cihmlc, medfusionnet, resmtnet)")
+    p.add_argument("--variant", default="demo", choices=["paper", "demo"])
+    p.add_argument("--data", default=None, help="data spec (default: the variant's)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-steps", type=int, help="stop after N optimiser steps (smoke runs)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--out", default=None, help="output folder (default var/runs/<id>-<variant>-<time>)")
+    p.add_argument("--nproc", type=int, default=1, help="processes for DDP under torchrun")
+    p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when present)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--threads", default=None, help="CPU threads per process (default auto: the idle cores)")
+    p.add_argument("--hbce-mode", choices=["fixed", "data"])
+    p.add_argument("--hbce-indicator", choices=["faithful", "surrogate"])
+    p.add_argument("--hbce-lambda", type=float)
+    p.add_argument("--curriculum", action="store_true", default=None, help="MedFusionNet: balanced first, natural later")
+    p.add_argument("--max-train-samples", type=int, help="use a random subset of N training cases (smoke runs)")
+    p.add_argument("--max-eval-samples", type=int, help="use at most N validation and N test cases (smoke runs)")
+    p.add_argument("--register", action="store_true", help="copy the best-metric checkpoint to models/<id>-<variant>.pt")
+
+
+def register(sub):
+    p = sub.add_parser("train", help="train a model (foreground)")
+    add_train_args(p)
+    p.add_argument("--job-id", default=None, help=argparse_hidden())
+    p.add_argument("--progress-file", default=None, help=argparse_hidden())
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def argparse_hidden():
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+def config_from_args(args) -> dict:
+    from hcview.train.config import resolve_config
+
+    return resolve_config(args.model, args.variant, data=args.data, epochs=args.epochs, max_steps=args.max_steps,
+                          batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
+                          hbce_mode=args.hbce_mode, hbce_indicator=args.hbce_indicator, hbce_lambda=args.hbce_lambda,
+                          curriculum=args.curriculum, max_train_samples=args.max_train_samples,
+                          max_eval_samples=args.max_eval_samples, threads=args.threads)
+
+
+def train_argv(args, *, out: str | None, progress: str | None, drop_job: bool, with_nproc: bool = False) -> list[str]:
+    """Rebuild the ``train`` argv (torchrun workers: without --nproc; background jobs: with it)."""
+    argv = ["train", "--model", args.model, "--variant", args.variant]
+    if with_nproc and (args.nproc or 1) > 1:
+        argv += ["--nproc", str(args.nproc)]
+    for flag, val in (("--data", args.data), ("--epochs", args.epochs), ("--max-steps", args.max_steps),
+                      ("--batch-size", args.batch_size), ("--lr", args.lr), ("--device", args.device),
+                      ("--seed", args.seed), ("--threads", args.threads), ("--hbce-mode", args.hbce_mode), ("--hbce-indicator", args.hbce_indicator),
+                      ("--hbce-lambda", args.hbce_lambda), ("--max-train-samples", args.max_train_samples),
+                      ("--max-eval-samples", args.max_eval_samples), ("--out", out), ("--progress-file", progress)):
+        if val is not None:
+            argv += [flag, str(val)]
+    if args.curriculum:
+        argv.append("--curriculum")
+    if args.register:
+        argv.append("--register")
+    if not drop_job and args.job_id:
+        argv += ["--job-id", args.job_id]
+    return argv
+
+
+def run(args) -> int:
+    from hcview.errors import HcviewError
+    from hcview.train import ddp
+    from hcview.train.config import default_out_dir
+
+    job = None
+    if args.job_id:
+        from hcview.jobs.store import JobStore
+
+        job = JobStore()
+        job.mark_running(args.job_id)
+    stop = {"flag": False}
+
+    def _term(signum, _frame):
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, _term)
+    try:
+        cfg = config_from_args(args)
+        out = args.out or str(default_out_dir(args.model, args.variant, args.job_id))
+        progress = args.progress_file
+        if args.nproc and args.nproc > 1 and not ddp.in_torchrun():
+            from pathlib import Path
+
+            Path(out).mkdir(parents=True, exist_ok=True)
+            if job:
+                job.update(args.job_id, out_dir=out)
+            rc = ddp.launch(args.nproc, train_argv(args, out=out, progress=progress, drop_job=True))
+            if stop["flag"] or (job and job.get(args.job_id)["cancel_requested"]):
+                if job:
+                    job.finish(args.job_id, "cancelled")
+                print("cancelled", file=sys.stderr)
+                return 3
+            if rc != 0:
+                from hcview.errors import HcviewError as _E
+
+                raise _E(f"distributed training failed (torchrun exit code {rc}); see the log")
+            result = json.loads((Path(out) / "result.json").read_text())
+        else:
+            from hcview.train.trainer import Cancelled, train
+
+            if job:
+                job.update(args.job_id, out_dir=out)
+            try:
+                result = train(cfg, out, progress_path=progress, should_stop=lambda: stop["flag"],
+                               register=bool(args.register), show_bar=True)
+            except Cancelled:
+                if job:
+                    job.finish(args.job_id, "cancelled")
+                print("cancelled: training stopped at a step boundary; checkpoints so far are kept", file=sys.stderr)
+                return 3
+        if job:
+            job.finish(args.job_id, "succeeded", checkpoint=result.get("registered") or result.get("checkpoint"),
+                       result={"test": result.get("test"), "steps": result.get("steps"), "stopped": result.get("stopped")})
+        if args.json:
+            print(json.dumps({k: v for k, v in result.items() if k != "history"}, default=str))
+        return 0
+    except HcviewError as e:
+        if job:
+            job.finish(args.job_id, "failed", error=str(e))
+        raise
+    except BaseException as e:
+        if job:
+            msg = "interrupted" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+            job.finish(args.job_id, "failed", error=msg)
+        raise
+    finally:
+        if job:
+            try:
+                from hcview.jobs.runner import reconcile
+
+                reconcile(job)  # a slot is free: start queued jobs
+            except Exception:
+                pass
