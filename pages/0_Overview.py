@@ -1,6 +1,7 @@
 import streamlit as st
 
 from hcview.ui.common import cached_catalog
+from hcview.ui.jobs_widgets import bootstrap_button
 
 st.title("hcview")
 st.markdown(
@@ -23,3 +24,11 @@ for col, mid in zip(cols, dict.fromkeys(r["id"] for r in rows)):
                 st.metric(k, f"{v:.3f}")
         else:
             st.info("not trained yet", icon="⏳")
+
+st.divider()
+missing = [r for r in rows if r["variant"] == "demo" and not r["trained"]]
+with st.expander("Demo models: train on the bundled sample pack", expanded=bool(missing)):
+    st.caption("Trains the CPU-sized demo variant of each model as a background job (about 6-7 minutes in all on "
+               "a 2-core CPU). Each model becomes usable on the other pages as soon as its own job finishes; "
+               "follow them on the Training page.")
+    bootstrap_button()

@@ -75,3 +75,33 @@ def test_missing_card(tmp_path):
     torch.save({}, p)
     with pytest.raises(CheckpointError, match="model card missing"):
         load_checkpoint(p)
+
+
+def test_save_interrupted_between_weights_and_card_keeps_previous(tmp_path, monkeypatch):
+    """A kill after the new weights are renamed in but before the new card is: the old pair still loads."""
+    import hcview.models.checkpoint as ck
+
+    torch.manual_seed(0)
+    old = create_model("cihmlc", "demo").eval()
+    p = save_checkpoint(old, tmp_path / "c.pt", {"metrics": {"val": {"loss": 1.0}}})
+    torch.manual_seed(1)
+    new = create_model("cihmlc", "demo").eval()
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(ck, "atomic_write_json", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(new, p, {"metrics": {"val": {"loss": 0.5}}})
+    monkeypatch.undo()
+    loaded, card = load_checkpoint(p)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded(x)["labels"], old(x)["labels"])
+    assert card["metrics"]["val"]["loss"] == 1.0
+    # the next complete save cleans up
+    save_checkpoint(new, p, {})
+    assert not (tmp_path / "c.pt.prev").exists()
+    loaded, _ = load_checkpoint(p)
+    with torch.no_grad():
+        assert torch.equal(loaded(x)["labels"], new(x)["labels"])

@@ -4,14 +4,17 @@ The card records id, variant, label space, training config, data (and its label 
 metrics, the sha256 of the weights file, whether ImageNet weights were used, and the HBCE mode.
 Loading uses ``torch.load(weights_only=True)`` after checking the sha256, so a tampered,
 truncated or mismatched file gives a one-line :class:`CheckpointError`, never a traceback.
-Both files are written atomically (temp file + fsync + rename), weights first, card last: a card
-never points at weights that are not fully on disk.
+Both files are written atomically (temp file + fsync + rename), weights first, card last. Until the new
+card is in place the previous weights stay reachable as ``<name>.pt.prev`` (a hard link), so a process
+killed between the two renames leaves the previous checkpoint loadable: the loader falls back to the
+``.prev`` file whose sha256 matches the card.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import os
 import time
 from pathlib import Path
 
@@ -47,6 +50,12 @@ def save_checkpoint(model: nn.Module, path: str | Path, card: dict) -> Path:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     torch.save(state, buf)
     data = buf.getvalue()
+    prev = _prev_path(path)
+    if path.exists() and card_path(path).exists():
+        link_tmp = prev.with_name(prev.name + ".tmp")
+        link_tmp.unlink(missing_ok=True)
+        os.link(path, link_tmp)
+        os.replace(link_tmp, prev)
     atomic_write_bytes(path, data)
     spec = getattr(model, "spec", None)
     full = {
@@ -63,7 +72,12 @@ def save_checkpoint(model: nn.Module, path: str | Path, card: dict) -> Path:
         **{k: v for k, v in card.items() if k not in ("id", "variant")},
     }
     atomic_write_json(card_path(path), full)
+    prev.unlink(missing_ok=True)
     return path
+
+
+def _prev_path(path: Path) -> Path:
+    return path.with_name(path.name + ".prev")
 
 
 def card_path(weights_path: str | Path) -> Path:
@@ -87,7 +101,10 @@ def load_state(weights_path: str | Path, card: dict | None = None) -> dict:
         raise CheckpointError(f"checkpoint not found: {p}")
     card = card or read_card(p)
     digest = sha256_file(p)
-    if digest != card.get("sha256"):
+    prev = _prev_path(p)
+    if digest != card.get("sha256") and prev.exists() and sha256_file(prev) == card.get("sha256"):
+        p = prev  # interrupted save: the card still describes the previous weights
+    elif digest != card.get("sha256"):
         raise CheckpointError(f"checkpoint {p.name} failed its sha256 check (tampered or truncated); retrain or restore it")
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
