@@ -10,6 +10,7 @@ recover_jobs_once()  # jobs whose process died while the app was down become "in
 
 PAGES = [
     st.Page("pages/0_Overview.py", title="Overview", icon="🏠", default=True),
+    st.Page("pages/2_Case_review.py", title="Case review", icon="🩻"),
     st.Page("pages/1_Models.py", title="Models", icon="🧠"),
     st.Page("pages/3_Training.py", title="Training", icon="🏋️"),
     st.Page("pages/4_Evaluation.py", title="Evaluation", icon="📈"),

@@ -1,0 +1,96 @@
+"""``python -m hcview predict``: one case through a model, with MC dropout and heat maps."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from hcview.errors import InputError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("predict", help="predict one image (DICOM/PNG/JPEG) with MC dropout and heat maps")
+    p.add_argument("--model", required=True, help="model id (hcnet, cihmlc, medfusionnet, resmtnet)")
+    p.add_argument("--variant", default="demo", choices=["demo", "paper"])
+    p.add_argument("--input", required=True, help="image file: DICOM, PNG or JPEG")
+    p.add_argument("--records", help="records CSV (MedFusionNet: age/sex/view columns; missing ones are masked)")
+    p.add_argument("--row", type=int, default=0, help="row of --records to use (0-based)")
+    p.add_argument("--mc", type=int, default=10, help="MC-dropout passes (0 = off)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--explain", default="", help="comma list: gradcam,lrp")
+    p.add_argument("--cam-method", default="gradcam", choices=["gradcam", "gradcam++", "eigencam"])
+    p.add_argument("--target", default="top3", help="LABEL, head:LABEL, topN or all")
+    p.add_argument("--threshold", type=float, default=0.5, help="heat-map clip threshold")
+    p.add_argument("--alpha", type=float, default=0.7, help="heat-map overlay alpha")
+    p.add_argument("--out", help="folder for heat-map PNGs (default: a new temp folder)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_")[:60] or "label"
+
+
+def run(args) -> int:
+    from hcview.explain.render import panel_title, render_panel
+    from hcview.infer.predictor import get_predictor, read_record
+    from hcview.io_utils import atomic_write_bytes
+
+    methods = [m.strip().lower() for m in args.explain.split(",") if m.strip()]
+    for m in methods:
+        if m not in ("gradcam", "lrp"):
+            raise InputError(f"--explain: unknown method {m!r}; use gradcam and/or lrp")
+    if args.mc < 0:
+        raise InputError("--mc must be >= 0")
+    if not 0 <= args.threshold < 1 or not 0 <= args.alpha <= 1:
+        raise InputError("--threshold must be in [0, 1) and --alpha in [0, 1]")
+    pred = get_predictor(args.model, args.variant, args.device)
+    loaded = pred.load(args.input)
+    record = read_record(args.records, args.row) if args.records else None
+    if record is not None and "meta" not in pred.spec.inputs:
+        raise InputError(f"--records is only used by models with clinical inputs; {args.model} takes images only")
+    res = pred.predict(loaded, record=record, mc=args.mc, seed=args.seed)
+    out = res.to_json()
+    if "regression" in out:
+        out["regression"] = out["regression"]
+    heatmaps = []
+    if methods:
+        out_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="hcview-predict-"))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for m in pred.explain(res, methods, args.target, args.cam_method):
+            sd = res.sd_of(m["head"], m["index"])
+            title = panel_title(m["label"], float(res.probs[m["head"]][m["index"]]), sd)
+            note = "approximate LRP" if m["approximate"] else None
+            png = render_panel(loaded.array, m["map"], title, args.threshold, args.alpha, note)
+            path = out_dir / f"{args.model}_{m['method']}_{_slug(m['head'])}_{_slug(m['label'])}.png"
+            atomic_write_bytes(path, png)
+            h = {"label": m["label"], "level": m["head"], "method": m["method"], "path": str(path),
+                 "approximate": bool(m["approximate"])}
+            if "conservation" in m:
+                h["conservation"] = m["conservation"]
+            heatmaps.append(h)
+    out["heatmaps"] = heatmaps
+    out["input"] = {"name": loaded.name, "kind": loaded.kind, "shape": list(loaded.array.shape)}
+    if args.json:
+        print(json.dumps(out, default=float))
+        return 0
+    f = out["flags"]
+    print(f"{out['model']}/{out['variant']}  input {loaded.name} ({loaded.kind}, {loaded.array.shape[1]}x{loaded.array.shape[0]})")
+    if f["untrained"]:
+        print("  UNTRAINED model: outputs are meaningless")
+    for o in sorted(out["outputs"], key=lambda o: -o["prob"])[:10]:
+        band = f"  mc {o['mc_mean']:.3f} ± {o['mc_std']:.3f} [{o['ci_low']:.3f}, {o['ci_high']:.3f}]" if o["mc_mean"] is not None else ""
+        print(f"  {o['level']:>10} {o['label']:<28} p={o['prob']:.3f}{band}{'  uncertain - review' if o['uncertain'] else ''}")
+    if "regression" in out:
+        r = out["regression"]
+        print(f"  nodule x={r['x_px']:.0f}px y={r['y_px']:.0f}px size={r['size_mm']:.1f} mm ({r['size_px']:.0f}px)")
+    for msg in out.get("inconsistencies", []):
+        print(f"  inconsistent: {msg}")
+    print("  flags: " + ", ".join(k for k, v in f.items() if v) if any(f.values()) else "  flags: none")
+    for h in heatmaps:
+        print(f"  heat map {h['method']} {h['label']}: {h['path']}" + (" (approximate)" if h["approximate"] else ""))
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,158 @@
+"""Layer-wise relevance propagation with zennit.
+
+Rule sets (``spec.lrp``):
+
+- ``resnet-canonizer`` (HC-Net, ResNet): zennit's ``ResNetCanonizer`` (BatchNorm merged into the
+  preceding conv, residual additions made explicit ``Sum`` modules) + ``EpsilonPlusFlat`` (flat rule
+  on the first conv, z+ on convolutions, epsilon on linear layers). Exact rules: ``approximate=False``.
+- anything else (CIHMLC/DenseNet, Res-MTNet/DenseNet + EfficientNet, MedFusionNet/attention):
+  a sibling-only variant of ``SequentialMergeBatchNorm`` (merges only conv -> BatchNorm pairs inside one
+  ``nn.Sequential``; DenseNet's pre-activation
+  BatchNorms, EfficientNet's SiLU and squeeze-excitation gates, attention and LayerNorm have no
+  zennit rule and pass plain gradient) + ``EpsilonPlusFlat``. Marked ``approximate=True``.
+
+zennit's canonizers and hooks rewrite the model while active, so every call works on a
+``copy.deepcopy`` of the shared model (taken under its lock): the cached model never sees them.
+Each map reports relevance conservation: sum of input relevance / the explained logit.
+The output relevance is initialised to the explained logit (one-hot times its value).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .gradcam import ConcatOutputs, output_columns, resolve_output
+from .guard import model_lock
+
+RULES_EXACT = "ResNetCanonizer + EpsilonPlusFlat (flat first layer, z+ conv, epsilon linear)"
+RULES_APPROX = ("conv->BatchNorm merge (siblings) + EpsilonPlusFlat; layers without an LRP rule (pre-activation "
+                "BatchNorm, SiLU/SE gates, attention, LayerNorm) pass gradient")
+
+
+@dataclass
+class LRPMap:
+    label: str
+    head: str
+    index: int
+    relevance: np.ndarray     # (H, W) signed relevance summed over channels
+    heatmap: np.ndarray       # (H, W) in [0, 1]: positive relevance, max-normalised
+    logit: float
+    relevance_sum: float
+    conservation: float      # relevance_sum / logit
+    approximate: bool
+    rules: str
+
+    def to_json(self) -> dict:
+        return {"label": self.label, "head": self.head, "index": self.index, "logit": self.logit,
+                "relevance_sum": self.relevance_sum, "conservation": self.conservation,
+                "approximate": self.approximate, "rules": self.rules}
+
+
+def is_exact(model: nn.Module) -> bool:
+    return getattr(getattr(model, "spec", None), "lrp", "") == "resnet-canonizer"
+
+
+def _sibling_merge_bn():
+    """zennit's SequentialMergeBatchNorm pairs leaves by traversal order, which on DenseNets pairs a
+    dense layer's last conv with the NEXT layer's (pre-activation) BatchNorm and fails. This variant
+    merges only a conv/linear and the BatchNorm that directly follows it inside the same
+    ``nn.Sequential`` with matching widths (torchvision's conv0/norm0, EfficientNet's Conv-BN-SiLU)."""
+    from zennit.canonizers import MergeBatchNorm
+
+    class SiblingMergeBatchNorm(MergeBatchNorm):
+        def apply(self, root_module):
+            instances = []
+            for parent in root_module.modules():
+                if not isinstance(parent, nn.Sequential):
+                    continue
+                kids = list(parent.children())
+                for a, b in zip(kids, kids[1:]):
+                    width = getattr(a, "out_channels", getattr(a, "out_features", None))
+                    if isinstance(a, self.linear_type) and isinstance(b, self.batch_norm_type) \
+                            and width == b.num_features:
+                        inst = self.copy()
+                        inst.register((a,), b)
+                        instances.append(inst)
+            return instances
+
+    return SiblingMergeBatchNorm()
+
+
+def _reused_modules(wrapper: nn.Module, image: torch.Tensor) -> set:
+    """Modules called more than once per forward (e.g. one AdaptiveAvgPool2d pooling two branches):
+    zennit's rule hooks keep one input per module, so these get no rule (plain gradient)."""
+    counts: dict = {}
+    handles = [m.register_forward_hook(lambda mod, i, o: counts.__setitem__(mod, counts.get(mod, 0) + 1))
+               for m in wrapper.modules()]
+    try:
+        with torch.no_grad():
+            wrapper(image)
+    finally:
+        for h in handles:
+            h.remove()
+    from zennit.types import Activation
+
+    # activations (Pass rule) keep no state and are reused by design (torchvision's BasicBlock.relu)
+    return {m for m, c in counts.items() if c > 1 and not isinstance(m, Activation)}
+
+
+def _composite(model: nn.Module, skip: set = frozenset()):
+    from zennit.composites import EpsilonPlusFlat
+    from zennit.torchvision import ResNetCanonizer
+
+    if is_exact(model):
+        comp, approximate, rules = EpsilonPlusFlat(canonizers=[ResNetCanonizer()]), False, RULES_EXACT
+    else:
+        comp, approximate, rules = EpsilonPlusFlat(canonizers=[_sibling_merge_bn()]), True, RULES_APPROX
+    base_map = comp.module_map
+
+    def module_map(ctx, name, module):
+        # zennit types nn.MultiheadAttention as an activation (Pass rule) but it has 3 inputs: no rule,
+        # plain gradient through the attention (its weights act as fixed for the epsilon rules around it)
+        if isinstance(module, nn.MultiheadAttention) or module in skip:
+            return None
+        return base_map(ctx, name, module)
+
+    comp.module_map = module_map
+    if skip and not approximate:
+        approximate, rules = True, rules + "; modules reused within a forward pass get no rule"
+    return comp, approximate, rules
+
+
+def lrp(model: nn.Module, image: torch.Tensor, targets, meta=None, meta_mask=None, text=None) -> list[LRPMap]:
+    """LRP maps for one case (``image`` (1,3,H,W)) and each target (see ``resolve_output``)."""
+    from zennit.attribution import Gradient
+
+    ls = model.label_space
+    cols = output_columns(ls)
+    resolved = [resolve_output(ls, t) for t in targets]
+    with model_lock(model):
+        work = copy.deepcopy(model)
+    work.eval()
+    for p in work.parameters():
+        p.requires_grad_(False)
+    wrapper = ConcatOutputs(work, meta, meta_mask, text).eval()
+    composite, approximate, rules = _composite(model, _reused_modules(wrapper, image))
+    res = []
+    with Gradient(model=wrapper, composite=composite) as attributor:
+        for head, idx, label in resolved:
+            col = cols[(head, idx)]
+
+            def attr_fn(out, col=col):
+                onehot = torch.zeros_like(out)
+                onehot[:, col] = 1.0
+                return onehot * out.detach()
+
+            out, rel = attributor(image.detach().clone().requires_grad_(True), attr_fn)
+            logit = float(out[0, col].detach())
+            r = rel[0].sum(0).detach().cpu().double().numpy()
+            total = float(r.sum())
+            pos = np.maximum(r, 0)
+            heat = (pos / pos.max()) if pos.max() > 0 else pos
+            res.append(LRPMap(label, head, idx, r.astype(np.float32), heat.astype(np.float32), logit, total,
+                              total / logit if abs(logit) > 1e-12 else float("nan"), approximate, rules))
+    return res

@@ -1,0 +1,228 @@
+"""Predictors: one per paper model, loaded once, shared by every session (see ``hcview.ui.loaders``).
+
+``get_predictor(model_id, variant)`` loads the registered checkpoint (``models/<id>-<variant>.pt``,
+sha256-verified) or, when there is none, builds an untrained randomly initialised model that is
+flagged ``untrained`` in every result. CUDA when present, else CPU. Preprocessing is
+``hcview.data.io.to_model_input`` (the same path training uses).
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hcview.device import pick_device
+from hcview.errors import CsvError, InputError
+from hcview.explain.guard import model_lock
+from hcview.models.checkpoint import find_checkpoint, load_checkpoint
+from hcview.models.registry import create_model, get_spec
+
+from . import results as R
+from .mc_dropout import DEFAULT_PASSES, mc_samples, summarize, to_probs
+
+NIH_COLUMNS = {"age": ("age", "patient age", "patient_age"), "sex": ("sex", "patient gender", "gender", "patient_sex"),
+               "view": ("view", "view position", "viewposition", "view_position")}
+
+
+class Predictor:
+    task = "generic"
+
+    def __init__(self, model_id: str, variant: str = "demo", device=None, checkpoint: str | Path | None = None,
+                 model=None):
+        self.spec = get_spec(model_id)
+        self.model_id, self.variant = model_id, variant
+        self.device = pick_device(device) if not isinstance(device, torch.device) else device
+        self.card: dict = {}
+        self.notices: list[str] = []
+        if model is not None:
+            self.model, self.untrained = model.to(self.device).eval(), True
+        else:
+            path = Path(checkpoint) if checkpoint else find_checkpoint(model_id, variant)
+            if path is not None:
+                self.model, self.card = load_checkpoint(path, self.device)
+                self.untrained = False
+                self.checkpoint = path
+            else:
+                self.model = create_model(model_id, variant, pretrained=False).to(self.device).eval()
+                self.untrained = True
+                self.checkpoint = None
+        if self.untrained:
+            self.notices.append(f"{model_id}/{variant} has no trained checkpoint: an UNTRAINED random model "
+                                "(outputs are meaningless).")
+        self.label_space = self.model.label_space
+        self.input_size = self.spec.variant(variant).input_size
+        self.lock = model_lock(self.model)
+
+    # ---- inputs ------------------------------------------------------------------------------
+    def load(self, image, name: str | None = None, window=None):
+        """Path / bytes / LoadedImage / array -> LoadedImage (typed one-line errors)."""
+        from hcview.data.io import LoadedImage, load_image
+
+        if isinstance(image, LoadedImage):
+            return image
+        return load_image(image, name=name, window=window)
+
+    def preprocess(self, loaded) -> torch.Tensor:
+        from hcview.data.io import to_model_input
+
+        return to_model_input(loaded, self.input_size, self.spec.mean, self.spec.std)[None].to(self.device)
+
+    def record_inputs(self, record: dict | None) -> dict:
+        """Optional non-image inputs (MedFusionNet). Default: none."""
+        return {}
+
+    # ---- prediction ------------------------------------------------------------------------------
+    def predict(self, image, record: dict | None = None, mc: int = DEFAULT_PASSES, seed: int = 0, name=None,
+                synthetic: bool = False) -> R.CaseResult:
+        loaded = self.load(image, name)
+        x = self.preprocess(loaded)
+        kw = self.record_inputs(record)
+        with self.lock, torch.no_grad():
+            out = self.model(x, **kw)
+        probs = {k: v[0].cpu().numpy() for k, v in to_probs(out, self.label_space).items()}
+        unc = summarize(mc_samples(self.model, x, n=mc, seed=seed, **kw), self.label_space) if mc and mc > 0 else None
+        res = R.CaseResult(self.model_id, self.variant, self.spec.task, [], probs, unc, self.untrained,
+                           synthetic_input=bool(synthetic or loaded.meta.get("synthetic")),
+                           image_shape=tuple(loaded.array.shape), notices=list(self.notices))
+        res.inputs = {"x": x, **kw}  # type: ignore[attr-defined]  (reused by explain; not serialised)
+        res.loaded = loaded  # type: ignore[attr-defined]
+        self.structure(res)
+        return res
+
+    def structure(self, res: R.CaseResult) -> None:
+        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty)
+
+    # ---- explanations ------------------------------------------------------------------------------
+    def targets_for(self, res: R.CaseResult, spec: str = "top3") -> list[tuple[str, int]]:
+        """'all', 'topN' (highest probabilities across classification outputs) or a label / 'head:label'."""
+        from hcview.explain.gradcam import resolve_output
+
+        outs = self.label_space.all_outputs()
+        if spec in (None, "", "all"):
+            return [(h, i) for h, i, _ in outs]
+        if spec.startswith("top") and spec[3:].isdigit():
+            k = int(spec[3:])
+            # single-class heads (e.g. a taxonomy with one anatomy) are trivially certain: nothing to explain
+            ranked = sorted([o for o in outs if self.label_space.head(o[0]).size > 1] or outs,
+                            key=lambda o: -res.probs[o[0]][o[1]])
+            return [(h, i) for h, i, _ in ranked[:k]]
+        return [resolve_output(self.label_space, t.strip())[:2] for t in str(spec).split(",") if t.strip()]
+
+    def explain(self, res: R.CaseResult, methods=("gradcam",), targets="top3", cam_method: str = "gradcam") -> list[dict]:
+        """Heat maps for ``targets``: dicts ``{label, head, index, method, map (H,W in [0,1]), approximate, ...}``."""
+        from hcview.explain.all_labels import all_label_cams
+        from hcview.explain.gradcam import gradcam
+        from hcview.explain.lrp import lrp
+
+        tg = self.targets_for(res, targets) if isinstance(targets, str) else list(targets)
+        x, kw = res.inputs["x"], {k: v for k, v in res.inputs.items() if k != "x"}
+        maps = []
+        for method in methods:
+            if method == "gradcam":
+                if cam_method == "gradcam":
+                    cams = all_label_cams(self.model, x, tg, **kw)  # one backbone pass for every target
+                else:
+                    cams = gradcam(self.model, x, tg, cam_method, **kw)
+                for (h, i), c in zip(tg, cams):
+                    maps.append({"label": self.label_space.head(h).labels[i], "head": h, "index": i,
+                                 "method": cam_method, "map": c, "approximate": False})
+            elif method == "lrp":
+                for m in lrp(self.model, x, tg, **kw):
+                    pos = m.heatmap
+                    maps.append({"label": m.label, "head": m.head, "index": m.index, "method": "lrp", "map": pos,
+                                 "approximate": m.approximate, "conservation": m.conservation, "rules": m.rules,
+                                 "relevance": m.relevance})
+            else:
+                raise InputError(f"unknown explanation method {method!r}; use gradcam or lrp")
+        return maps
+
+
+class HCNetPredictor(Predictor):
+    task = "hierarchical"
+
+    def structure(self, res):
+        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty)
+        res.detail = R.hierarchy_detail(self.label_space, res.probs)
+
+
+class CIHMLCPredictor(Predictor):
+    task = "multilabel_tree"
+
+    def structure(self, res):
+        parents = {c: p for p, c in self.label_space.edges}
+        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty, parents)
+        res.detail = R.tree_detail(self.label_space, res.probs)
+
+
+class MedFusionPredictor(Predictor):
+    task = "multimodal_multilabel"
+
+    def record_inputs(self, record):
+        if not record:
+            return {}
+        from hcview.data.mappings import nih_meta
+
+        low = {str(k).strip().lower(): v for k, v in record.items()}
+        got = {f: next((low[c] for c in cands if c in low), None) for f, cands in NIH_COLUMNS.items()}
+        vals, mask = nih_meta(got["age"], got["sex"], got["view"])
+        kw = {"meta": torch.as_tensor(vals)[None].to(self.device), "meta_mask": torch.as_tensor(mask)[None].to(self.device)}
+        text = next((low[c] for c in ("text", "report", "findings", "note") if c in low and isinstance(low[c], str)), None)
+        if text:
+            from hcview.models.text import tokenize
+
+            kw["text"] = tokenize(text, self.model.vocab_size, self.model.max_text).to(self.device)
+        return kw
+
+    def structure(self, res):
+        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty)
+        kw = res.inputs
+        used = ["image"] + (["record"] if "meta" in kw else []) + (["text"] if "text" in kw else [])
+        detail = {"modalities": used}
+        if "meta_mask" in kw:
+            from hcview.data.mappings import NIH_META_FEATURES
+
+            detail["record_features"] = {f: bool(m) for f, m in zip(NIH_META_FEATURES, kw["meta_mask"][0].tolist())}
+        res.detail = detail
+
+
+class ResMTNetPredictor(Predictor):
+    task = "multitask"
+
+    def structure(self, res):
+        ls = self.label_space
+        res.outputs = R.rows_from(ls, res.probs, res.uncertainty)
+        detail = R.multitask_detail(ls, res.probs)
+        sd = res.uncertainty["regression"].std if res.uncertainty else None
+        spacing = res.loaded.meta.get("pixel_spacing_mm") if res.loaded.kind == "dicom" else None
+        detail["regression"] = R.regression_detail(ls, res.probs["regression"], res.image_shape, spacing, sd)
+        detail["regression"]["nodule_predicted"] = detail["prediction"].get("state") != "non-nodule"
+        res.detail = detail
+
+
+PREDICTORS = {"hcnet": HCNetPredictor, "cihmlc": CIHMLCPredictor, "medfusionnet": MedFusionPredictor,
+              "resmtnet": ResMTNetPredictor}
+
+_CACHE: dict = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def get_predictor(model_id: str, variant: str = "demo", device=None, fresh: bool = False) -> Predictor:
+    """Process-wide cache: one predictor per (model, variant, device). The UI wraps this in st.cache_resource."""
+    get_spec(model_id)
+    key = (model_id, variant, str(device))
+    with _CACHE_LOCK:
+        if fresh or key not in _CACHE:
+            _CACHE[key] = PREDICTORS.get(model_id, Predictor)(model_id, variant, device)
+        return _CACHE[key]
+
+
+def read_record(csv_path, row: int = 0) -> dict:
+    """One row of a records CSV as a dict (one-line errors for bad files / rows)."""
+    from hcview.data.tabular import read_csv_text
+
+    df, name = read_csv_text(csv_path) if not isinstance(csv_path, tuple) else read_csv_text(*csv_path)
+    if not 0 <= row < len(df):
+        raise CsvError(f"{name}: row {row} does not exist (the file has {len(df)} rows)")
+    return {k: (None if (isinstance(v, float) and np.isnan(v)) else v) for k, v in df.iloc[row].to_dict().items()}
