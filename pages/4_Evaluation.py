@@ -1,0 +1,122 @@
+import os
+
+import streamlit as st
+
+from hcview.models import get_spec
+from hcview.ui import evaluation as E
+from hcview.ui.common import show_error
+
+st.title("Evaluation")
+st.caption("Where does a model fail? Metrics, confusions and failure cases from stored evaluations, "
+           "and a side-by-side comparison of prediction files made elsewhere.")
+tab_model, tab_ext = st.tabs(["Model", "Compare external predictions"])
+
+
+# ------------------------------------------------------------------------------------------ model tab
+def model_tab() -> None:
+    rows = E.model_options()
+    ids = list(dict.fromkeys(r["id"] for r in rows))
+    info = {(r["id"], r["variant"]): r for r in rows}
+    c1, c2, c3, c4 = st.columns([3, 2, 3, 2])
+    model_id = c1.selectbox("Model", ids, key="ev_model",
+                            format_func=lambda i: next(r["name"] for r in rows if r["id"] == i))
+    variants = sorted((r["variant"] for r in rows if r["id"] == model_id), key=lambda v: v != "demo")
+    variant = c2.selectbox("Variant", variants, key=f"ev_variant_{model_id}",
+                           format_func=lambda v: v if info[(model_id, v)]["trained"] else f"{v} (untrained)")
+    default = info[(model_id, variant)]["default_data"]
+    specs = list(E.DATA_SPECS)
+    if default and "PATH" not in default and default not in specs:
+        specs.insert(0, default)
+    pick = E.default_sample_spec(model_id, variant, default)
+    data_spec = c3.selectbox("Data", specs, index=specs.index(pick) if pick in specs else 0,
+                             key=f"ev_data_{model_id}_{variant}", help=f"the variant's own default: {default}")
+    split = c4.selectbox("Split", E.SPLITS, index=0, key="ev_split")
+    custom = st.text_input("Other data spec (ADAPTER:PATH, optional)", key="ev_custom",
+                           placeholder=default if "PATH" in default else "e.g. mri:/data/brain")
+    if custom.strip():
+        data_spec = custom.strip()
+    trained = info[(model_id, variant)]["trained"]
+
+    out_dir = E.default_eval_dir(model_id, variant, split)
+    sig = E.stored_signature(out_dir)
+    stored = None
+    if sig is not None:
+        try:
+            stored = E.load_stored(str(out_dir), sig)
+        except Exception as e:
+            show_error(e)
+    if stored is not None and not E.matches_request(stored["metrics"], data_spec):
+        st.info(f"The stored evaluation in {out_dir} was made on {E.stored_data_spec(stored['metrics'])}, "
+                f"not {data_spec}: run the evaluation to replace it.")
+        stored = None
+    if stored is None and not trained:
+        st.warning(f"{model_id}/{variant} has no trained checkpoint: an evaluation scores an UNTRAINED random "
+                   "model (chance-level numbers).", icon="⚠️")
+    elif stored is not None and stored["metrics"].get("untrained") and trained:
+        st.info("A trained checkpoint exists now, but this stored evaluation scored the untrained model: "
+                "re-run it to refresh.")
+    label = "Re-run evaluation" if stored is not None else "Run evaluation"
+    b1, b2 = st.columns([1, 4])
+    run = b1.button(label, key="ev_run", type="secondary" if stored is not None else "primary")
+    if stored is None:
+        b2.info(f"No stored evaluation for {model_id}/{variant} on {data_spec} ({split} split). "
+                "Press **Run evaluation** to run the model once and store its predictions and metrics.")
+    else:
+        b2.caption(f"Stored evaluation: `{stored['metrics_path']}` — shown without rerunning the model; "
+                   "re-run only to refresh it.")
+    if run:
+        ok = False
+        try:
+            with st.spinner(f"Evaluating {model_id}/{variant} on {data_spec} ({split})…"):
+                E.run_evaluation(model_id, variant, data_spec, split, out_dir)
+            ok = True
+        except Exception as e:
+            show_error(e)
+        if ok:
+            st.rerun()  # show what was just stored
+    if stored is None:
+        return
+    try:
+        E.render_evaluation(stored, str(out_dir), sig, model_id, variant, data_spec, split,
+                            get_spec(model_id).label_space(variant))
+    except Exception as e:
+        show_error(e)
+
+
+# ------------------------------------------------------------------------------------ external tab
+def external_tab() -> None:
+    st.caption("Upload one or more predictions CSVs (one row per case, a truth and a score column per label). "
+               "Several files are compared label by label with a Friedman test on AUROC.")
+    files = st.file_uploader("Predictions CSV(s)", type=["csv", "tsv", "txt"], accept_multiple_files=True,
+                             key="ext_files")
+    paths_text = st.text_input("…or CSV path(s) on this machine (comma separated)", key="ext_paths",
+                               value=os.environ.get("HCVIEW_EVAL_PREDICTIONS", ""))
+    c1, c2, c3 = st.columns([2, 2, 3])
+    truth = c1.text_input("Truth column pattern", "{label}_GT", key="ext_truth")
+    score = c2.text_input("Score column pattern", "{label}_Pred", key="ext_score")
+    labels_text = c3.text_input("Labels (optional, comma separated)", "", key="ext_labels",
+                                help="default: every label with both a truth and a score column")
+    n_boot = st.slider("Bootstrap resamples for a 95% CI of the mean AUROC (0 = none)", 0, 1000, 0, 100,
+                       key="ext_boot")
+    if not files and not paths_text.strip():
+        st.info("Upload a predictions CSV (or give a path) to score it.")
+        return
+    try:
+        labels = E.parse_label_list(labels_text)
+        labs = tuple(labels) if labels else None
+        if files:
+            scored = E.cached_score_uploaded(tuple((f.name, f.getvalue()) for f in files), truth, score, labs, n_boot)
+        else:
+            paths = E.parse_path_list(paths_text)
+            scored = E.cached_score_paths(tuple(str(p) for p in paths), tuple(p.stat().st_mtime for p in paths),
+                                          truth, score, labs, n_boot)
+    except Exception as e:
+        show_error(e)
+        return
+    E.render_external(scored)
+
+
+with tab_model:
+    model_tab()
+with tab_ext:
+    external_tab()
