@@ -19,9 +19,12 @@ for col, mid in zip(cols, dict.fromkeys(r["id"] for r in rows)):
         if demo["trained"]:
             st.success("demo model trained", icon="✅")
             tm = demo.get("test_metrics") or {}
-            shown = {k: v for k, v in tm.items() if isinstance(v, (int, float))}
+            shown = {k[5:].replace("_", " "): v for k, v in tm.items()
+                     if k.startswith("test_") and isinstance(v, (int, float))}
             for k, v in list(shown.items())[:3]:
-                st.metric(k, f"{v:.3f}")
+                st.metric(f"test {k}", f"{v:.3f}")
+            if tm.get("n_cases"):
+                st.caption(f"held-out test split, n = {int(tm['n_cases'])}")
         else:
             st.info("not trained yet", icon="⏳")
 

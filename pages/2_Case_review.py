@@ -58,6 +58,8 @@ j = res.to_json()
 flags = j["flags"]
 if flags["untrained"]:
     st.error("UNTRAINED model: random weights, outputs are meaningless.", icon="⚠️")
+if flags.get("modality_mismatch"):
+    st.error(res.modality_mismatch, icon="🚫")
 if flags["synthetic_input"]:
     st.warning("Synthetic input (phantom).", icon="🧪")
 if flags["uncertain"]:
@@ -101,8 +103,14 @@ for head in dict.fromkeys(o["level"] for o in j["outputs"]):
 st.subheader("Explanations")
 e1, e2, e3, e4 = st.columns(4)
 method = e1.selectbox("Method", ["gradcam", "gradcam++", "eigencam", "lrp"])
-labels = [f"{o['level']}:{o['label']}" for o in sorted(j["outputs"], key=lambda o: -o["prob"])]
-target = e2.selectbox("Target", labels)
+# Default target: the top output of the most specific head that has a choice (a one-class head,
+# e.g. the single anatomy of the brain-MRI taxonomy, is trivially certain and has a blank map).
+heads = [h for h in pred.label_space.heads if h.kind != "regression" and h.size > 1] or \
+    [h for h in pred.label_space.heads if h.kind != "regression"]
+order = {h.name: -i for i, h in enumerate(heads)}
+ranked = sorted((o for o in j["outputs"] if o["level"] in order), key=lambda o: (order[o["level"]], -o["prob"]))
+labels = [f"{o['level']}:{o['label']}" for o in ranked]
+target = e2.selectbox("Target", labels, help="Defaults to the top prediction of the most specific level.")
 thr = e3.slider("Threshold", 0.0, 0.95, 0.5, 0.05)
 alpha = e4.slider("Alpha", 0.0, 1.0, 0.7, 0.05)
 try:

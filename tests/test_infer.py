@@ -216,3 +216,18 @@ def test_predict_cli_bad_input_one_line(content, name, tmp_path, tmp_models_dir,
     rc = main(["predict", "--model", "cihmlc", "--input", str(p), "--mc", "0"])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_modality_mismatch_is_flagged():
+    """A chest CR DICOM given to the brain-MRI HC-Net is out of distribution; the chest model is not."""
+    from hcview.infer.predictor import get_predictor
+    from hcview.paths import samples_dir
+
+    dcm = samples_dir() / "dicom" / "siim_pneumothorax_sample.dcm"
+    mri = get_predictor("hcnet", "demo").predict(dcm, mc=0)
+    assert mri.flags()["modality_mismatch"] is True
+    assert "CR" in mri.modality_mismatch and "MR" in mri.modality_mismatch
+    chest = get_predictor("cihmlc", "demo").predict(dcm, mc=0)
+    assert chest.flags()["modality_mismatch"] is False
+    png = get_predictor("hcnet", "demo").predict(samples_dir() / "nih-cxr-512" / "00000001_000.png", mc=0)
+    assert png.flags()["modality_mismatch"] is False  # no header, nothing to compare

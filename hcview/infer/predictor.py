@@ -85,11 +85,23 @@ class Predictor:
         unc = summarize(mc_samples(self.model, x, n=mc, seed=seed, **kw), self.label_space) if mc and mc > 0 else None
         res = R.CaseResult(self.model_id, self.variant, self.spec.task, [], probs, unc, self.untrained,
                            synthetic_input=bool(synthetic or loaded.meta.get("synthetic")),
-                           image_shape=tuple(loaded.array.shape), notices=list(self.notices))
+                           image_shape=tuple(loaded.array.shape), notices=list(self.notices),
+                           modality_mismatch=self.modality_check(loaded))
+        if res.modality_mismatch:
+            res.notices.append(res.modality_mismatch)
         res.inputs = {"x": x, **kw}  # type: ignore[attr-defined]  (reused by explain; not serialised)
         res.loaded = loaded  # type: ignore[attr-defined]
         self.structure(res)
         return res
+
+    def modality_check(self, loaded) -> str | None:
+        """A DICOM whose Modality the model never saw is out of distribution: say so, loudly."""
+        modality = (loaded.meta or {}).get("modality")
+        allowed = self.spec.dicom_modalities
+        if modality and allowed and str(modality).upper() not in allowed:
+            return (f"Input modality {modality} does not match what {self.spec.name} was trained on "
+                    f"({'/'.join(allowed)}): the output is out of distribution.")
+        return None
 
     def structure(self, res: R.CaseResult) -> None:
         res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty)

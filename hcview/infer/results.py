@@ -48,6 +48,7 @@ class CaseResult:
     synthetic_input: bool = False
     image_shape: tuple = ()
     notices: list[str] = field(default_factory=list)
+    modality_mismatch: str | None = None  # e.g. a CR image given to a model trained on MR
     detail: dict = field(default_factory=dict)  # task-specific structure (see subclasses' builders)
 
     @property
@@ -65,7 +66,8 @@ class CaseResult:
 
     def flags(self) -> dict:
         return {"uncertain": self.uncertain, "inconsistent": self.inconsistent,
-                "synthetic_input": bool(self.synthetic_input), "untrained": bool(self.untrained)}
+                "synthetic_input": bool(self.synthetic_input), "untrained": bool(self.untrained),
+                "modality_mismatch": bool(self.modality_mismatch)}
 
     def to_json(self) -> dict:
         d = {"model": self.model, "variant": self.variant, "task": self.task,

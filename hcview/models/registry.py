@@ -47,6 +47,7 @@ class ModelSpec:
     mean: tuple = IMAGENET_MEAN
     std: tuple = IMAGENET_STD
     inputs: tuple[str, ...] = ("image",)  # image, meta, text
+    dicom_modalities: tuple[str, ...] = ()  # DICOM Modality values the model was trained on (others are flagged)
     lrp: str = ""  # 'resnet-canonizer' (exact rules) or an 'approximate' rule-set description
     train_defaults: dict = field(default_factory=dict, hash=False)
     notes: str = ""
@@ -62,7 +63,7 @@ class ModelSpec:
 
     def to_json(self, variant: str | None = None) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ("id", "name", "paper", "doi", "task", "modality", "cam_layer", "dropout",
-                                           "in_chans", "inputs", "lrp", "notes")}
+                                           "in_chans", "inputs", "dicom_modalities", "lrp", "notes")}
         d["mean"], d["std"] = list(self.mean), list(self.std)
         d["train_defaults"] = dict(self.train_defaults)
         d["variants"] = {n: {"input_size": v.input_size, "label_space": v.label_space, "pretrained": v.pretrained,
