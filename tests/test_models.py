@@ -130,3 +130,14 @@ def test_pretrained_falls_back_to_random_with_notice(monkeypatch):
     m = create_model("hcnet", "paper")  # paper asks for ImageNet weights
     assert m.weights.used_pretrained is False
     assert "random initialisation" in m.weights.notice
+
+
+def test_small_backbones_are_scaled_down_family_members():
+    from hcview.models import backbones
+
+    feats, wr, width = backbones.efficientnet("efficientnet-small", pretrained=True)
+    assert width == 640 and not wr.used_pretrained and "random initialisation" in wr.notice
+    assert feats(torch.randn(1, 3, 64, 64)).shape == (1, 640, 2, 2)
+    n_small = sum(p.numel() for p in feats.parameters())
+    n_b0 = sum(p.numel() for p in backbones.efficientnet("efficientnet_b0", pretrained=False)[0].parameters())
+    assert n_small < n_b0 / 4

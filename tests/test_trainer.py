@@ -136,3 +136,24 @@ def test_collate_keeps_optional_keys_only_when_all_have_them():
     b = collate(items)
     assert b["image"].shape == (2, 3, 2, 2) and b["targets"]["a"].tolist() == [1, 0]
     assert "meta" not in b and b["text"] == ["x", ""] and b["id"] == ["1", "2"]
+
+
+def test_cosine_warmup_schedule_and_config():
+    from hcview.train.trainer import cosine_warmup
+
+    f = cosine_warmup(100, 0.1)                       # 10 warmup steps, then cosine to 0 at step 100
+    assert f(0) == pytest.approx(1 / 11) and f(9) == pytest.approx(10 / 11)
+    assert f(10) == pytest.approx(1.0) and f(55) == pytest.approx(0.5) and f(100) == pytest.approx(0.0)
+    assert all(f(s) >= f(s + 1) for s in range(10, 100))
+    assert cosine_warmup(10, 0)(0) == pytest.approx(1.0) and cosine_warmup(50, 5)(4) == pytest.approx(5 / 6)
+    with pytest.raises(InputError):
+        resolve_config("resmtnet", "demo", scheduler="bogus")
+
+
+def test_train_with_cosine_scheduler_decays_lr(tmp_path, tmp_models_dir):
+    cfg = resolve_config("resmtnet", "demo", **TINY, max_steps=4, epochs=1, scheduler="cosine", warmup=0.25)
+    train(cfg, tmp_path / "run", show_bar=False)
+    lrs = [json.loads(l)["lr"] for l in (tmp_path / "run" / "progress.jsonl").read_text().splitlines()
+           if json.loads(l).get("event") == "step"]
+    # the lr each step used: warmup 1 step (1/2), peak, then cosine 0.75, 0.25 (0 would be the 5th)
+    assert lrs == pytest.approx([cfg["lr"] * m for m in (0.5, 1.0, 0.75, 0.25)])

@@ -97,8 +97,21 @@ def densenet(name: str, pretrained: bool) -> tuple[nn.Module, WeightsResult, int
 
 
 # ---- EfficientNet family ----------------------------------------------------------------
+EFFICIENTNET_SMALL = dict(width_mult=0.5, depth_mult=0.5)  # B0's MBConv stages, compound-scaled down (CPU demos)
+# EfficientNet-B0's stage table (Tan & Le 2019): expand ratio, kernel, stride, in, out, layers.
+_B0_STAGES = ((1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2), (6, 3, 2, 40, 80, 3),
+              (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4), (6, 3, 1, 192, 320, 1))
+
+
 def efficientnet(name: str, pretrained: bool) -> tuple[nn.Module, WeightsResult, int]:
-    """'efficientnet_b0' .. 'efficientnet_b7'. Returns ``features`` and its channel count."""
+    """'efficientnet_b0' .. 'efficientnet_b7' (torchvision) or 'efficientnet-small' (B0 with width and
+    depth multipliers 0.5, no ImageNet weights). Returns ``features`` and its channel count."""
+    if name == "efficientnet-small":
+        from torchvision.models.efficientnet import MBConvConfig
+
+        setting = [MBConvConfig(*stage, **EFFICIENTNET_SMALL) for stage in _B0_STAGES]
+        m = tvm.EfficientNet(setting, 0.2)
+        return m.features, WeightsResult(False, "efficientnet-small has no ImageNet weights; random initialisation." if pretrained else None), m.classifier[-1].in_features
     fn = getattr(tvm, name)
     wenum = getattr(tvm, name.replace("efficientnet_b", "EfficientNet_B") + "_Weights")
     m = fn(weights=None)

@@ -12,7 +12,7 @@ from hcview.errors import InputError
 # keys every config has, with the value used when neither the paper nor the variant says otherwise
 BASE = {
     "optimizer": "adam", "lr": 1e-4, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0,
-    "scheduler": "constant", "plateau_factor": 0.5, "plateau_patience": 1,
+    "scheduler": "constant", "plateau_factor": 0.5, "plateau_patience": 1, "warmup": 0.0,
     "batch_size": 32, "epochs": 10, "max_steps": None, "early_stopping": None,
     "augment": [], "select": "val_loss", "seed": 0, "device": None, "num_workers": 0,
     "balanced_sampling": False, "curriculum": False, "curriculum_epochs": None,
@@ -47,6 +47,10 @@ def resolve_config(model_id: str, variant: str = "demo", **overrides) -> dict:
         raise InputError(f"--max-steps must be at least 1 (got {cfg['max_steps']})")
     if float(cfg["lr"]) <= 0:
         raise InputError(f"--lr must be positive (got {cfg['lr']})")
+    if cfg.get("scheduler", "constant") not in ("constant", "plateau", "cosine"):
+        raise InputError(f"scheduler must be constant, plateau or cosine (got {cfg['scheduler']})")
+    if not 0 <= float(cfg.get("warmup") or 0.0):
+        raise InputError(f"warmup must be >= 0 (got {cfg['warmup']})")
     if cfg["hbce_mode"] not in ("fixed", "data"):
         raise InputError(f"--hbce-mode must be fixed or data (got {cfg['hbce_mode']})")
     if cfg["hbce_indicator"] not in ("faithful", "surrogate"):

@@ -129,6 +129,21 @@ def cpu_threads(setting=None, world_size: int = 1) -> int:
     return max(1, min(per_proc, free))
 
 
+def cosine_warmup(total_steps: int, warmup: float = 0.0) -> Callable[[int], float]:
+    """LR multiplier for ``LambdaLR``: linear warmup over ``warmup`` (a fraction of ``total_steps``, or a
+    step count when >= 1), then cosine decay from 1 to 0 at ``total_steps``. Decaying to 0 also lets
+    BatchNorm running statistics catch up with the weights by the last epochs (no train/eval gap)."""
+    total = max(1, int(total_steps))
+    w = int(warmup) if warmup >= 1 else int(round(warmup * total))
+    w = min(max(w, 0), total - 1)
+
+    def f(s: int) -> float:
+        if s < w:
+            return (s + 1) / (w + 1)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (s - w) / max(1, total - w))))
+    return f
+
+
 def fmt_eta(s: float) -> str:
     s = int(max(0, s))
     return f"{s // 60}m{s % 60:02d}s"
@@ -338,6 +353,9 @@ def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = 
     total_steps = steps_per_epoch * int(cfg["epochs"])
     if max_steps:
         total_steps = min(total_steps, max_steps)
+    step_sched = None  # per-step schedule: linear warmup then cosine decay to 0 over the whole run
+    if cfg.get("scheduler") == "cosine":
+        step_sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_warmup(total_steps, float(cfg.get("warmup") or 0.0)))
     select = cfg.get("select") or "val_loss"
     lower_better = select in LOWER_IS_BETTER
     best = {"val_loss": math.inf, "metric": None, "epoch_loss": None, "epoch_metric": None}
@@ -383,14 +401,17 @@ def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = 
                     raise InputError(f"training diverged at step {step} (loss {loss_v}); lower --lr")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                lr_used = opt.param_groups[0]["lr"]
                 opt.step()
+                if step_sched is not None:
+                    step_sched.step()
                 step += 1
                 ep_loss += loss_v
                 ep_n += 1
                 elapsed = time.time() - t_loop
                 eta = elapsed / step * (total_steps - step)
                 emit({"event": "step", "epoch": epoch, "step": step, "total_steps": total_steps, "loss": loss_v,
-                      "parts": {k: float(v) for k, v in parts.items()}, "lr": opt.param_groups[0]["lr"], "eta_s": eta})
+                      "parts": {k: float(v) for k, v in parts.items()}, "lr": lr_used, "eta_s": eta})
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss_v:.4f}", epoch=epoch)
