@@ -15,15 +15,30 @@ REQUIRED_FEATURES = ("Age",)
 MISSING = ("?", "", " ", "NA", "N/A", "nan", "NaN")
 
 
+MAX_CSV_BYTES = 50 * 1024 * 1024
+
+
 def read_csv_text(path_or_bytes, name: str | None = None, **kw) -> tuple[pd.DataFrame, str]:
-    """Read a CSV with one-line errors for binary, empty and unparsable files."""
+    """The one CSV reader: a path, bytes or a file-like object (e.g. a browser upload) -> DataFrame.
+
+    One-line :class:`CsvError` for a missing file, a folder, an oversized, empty, binary or unparsable file.
+    ``?`` and blank cells are missing (NaN).
+    """
     if isinstance(path_or_bytes, (bytes, bytearray)):
         data, name = bytes(path_or_bytes), name or "upload.csv"
+    elif hasattr(path_or_bytes, "read"):
+        data = path_or_bytes.read()
+        data = data.encode("utf-8") if isinstance(data, str) else data
+        name = name or getattr(path_or_bytes, "name", None) or "upload.csv"
     else:
         p = Path(path_or_bytes)
         name = name or p.name
+        if p.is_dir():
+            raise CsvError(f"{name}: is a folder, not a CSV file")
         if not p.is_file():
             raise CsvError(f"{name}: file not found")
+        if p.stat().st_size > MAX_CSV_BYTES:
+            raise CsvError(f"{name}: larger than {MAX_CSV_BYTES // (1024 * 1024)} MB")
         data = p.read_bytes()
     if not data.strip():
         raise CsvError(f"{name}: CSV file is empty")

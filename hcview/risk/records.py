@@ -5,13 +5,14 @@ Every problem with the file is a one-line :class:`hcview.errors.CsvError`.
 """
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from hcview.data.tabular import MISSING as MISSING_VALUES
+from hcview.data.tabular import read_csv_text
 from hcview.errors import CsvError
 
 #: the four diagnostic outcomes of the UCI table, in the project's spelling
@@ -19,8 +20,6 @@ OUTCOMES: tuple[str, ...] = ("Hinselmann", "Schiller", "Cytology", "Biopsy")
 #: other spellings accepted for an outcome column (lower-cased) -> canonical name
 ALIASES: dict[str, str] = {"citology": "Cytology", "cytology": "Cytology", "hinselmann": "Hinselmann",
                            "schiller": "Schiller", "biopsy": "Biopsy"}
-MISSING = ("?", "", " ", "NA", "N/A", "nan", "NaN", "None", "null")
-MAX_BYTES = 50 * 1024 * 1024
 
 
 def bundled_records_path() -> Path:
@@ -68,44 +67,9 @@ def read_records(src, name: str | None = None) -> pd.DataFrame:
     Columns are kept as read (numeric where every non-missing value is a number, object otherwise);
     outcome aliases are renamed (``Citology`` -> ``Cytology``).
     """
-    if isinstance(src, (str, os.PathLike)):
-        p = Path(src)
-        name = name or p.name
-        if not p.exists():
-            raise CsvError(f"{name}: no such file")
-        if p.is_dir():
-            raise CsvError(f"{name}: is a folder, not a CSV file")
-        if p.stat().st_size > MAX_BYTES:
-            raise CsvError(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MB")
-        data = p.read_bytes()
-    elif isinstance(src, (bytes, bytearray)):
-        data = bytes(src)
-    elif hasattr(src, "read"):
-        data = src.read()
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        name = name or getattr(src, "name", None)
-    else:
+    if not isinstance(src, (str, os.PathLike, bytes, bytearray)) and not hasattr(src, "read"):
         raise CsvError(f"cannot read records from a {type(src).__name__}")
-    name = name or "records"
-    if not data.strip():
-        raise CsvError(f"{name}: the file is empty")
-    if b"\x00" in data[:8192]:
-        raise CsvError(f"{name}: not a text CSV file (binary content)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("latin-1")
-        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes anything
-            raise CsvError(f"{name}: not a text CSV file") from None
-    try:
-        df = pd.read_csv(io.StringIO(text), na_values=list(MISSING), keep_default_na=True, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise CsvError(f"{name}: the file is empty") from None
-    except (pd.errors.ParserError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CsvError(f"{name}: not a readable CSV ({first})") from None
+    df, name = read_csv_text(src, name, skipinitialspace=True)
     if df.shape[1] < 2:
         raise CsvError(f"{name}: needs at least one feature column and one outcome column, found {df.shape[1]} column(s)")
     if len(df) == 0:
@@ -129,7 +93,7 @@ def to_numeric_frame(df: pd.DataFrame, columns) -> tuple[pd.DataFrame, list[str]
             out[c] = s.astype(float)
             continue
         s2 = s.astype("string").str.strip()
-        s2 = s2.mask(s2.isin(MISSING))
+        s2 = s2.mask(s2.isin(MISSING_VALUES))
         num = pd.to_numeric(s2, errors="coerce")
         if (num.isna() & s2.notna()).any():
             dropped.append(c)
