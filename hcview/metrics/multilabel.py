@@ -81,15 +81,20 @@ def compute_mean_auroc(y_true, y_score) -> float:
     return compute_multilabel_auc(y_true, y_score)["mean_auroc"]
 
 
-def compute_roc_curves(y_true, y_score, labels: Sequence[str] | None = None) -> dict:
-    """label -> {fpr, tpr, auc} (labels with one class only are omitted)."""
+def _two_class_columns(y_true, y_score, labels):
+    """Yield (label, binary truth, score) for every label that has both classes among its valid rows."""
     t, s = _as_2d(y_true, y_score)
-    out = {}
     for j, name in enumerate(_label_names(t.shape[1], labels)):
         ok = _valid(t[:, j], s[:, j])
         tt, ss = (t[ok, j] > 0.5).astype(int), s[ok, j]
-        if tt.size == 0 or tt.min() == tt.max():
-            continue
+        if tt.size and tt.min() != tt.max():
+            yield name, tt, ss
+
+
+def compute_roc_curves(y_true, y_score, labels: Sequence[str] | None = None) -> dict:
+    """label -> {fpr, tpr, auc} (labels with one class only are omitted)."""
+    out = {}
+    for name, tt, ss in _two_class_columns(y_true, y_score, labels):
         fpr, tpr, _ = roc_curve(tt, ss)
         out[name] = {"fpr": fpr, "tpr": tpr, "auc": float(roc_auc_score(tt, ss))}
     return out
@@ -97,13 +102,8 @@ def compute_roc_curves(y_true, y_score, labels: Sequence[str] | None = None) -> 
 
 def compute_pr_curves(y_true, y_score, labels: Sequence[str] | None = None) -> dict:
     """label -> {precision, recall, ap, prevalence} (labels with one class only are omitted)."""
-    t, s = _as_2d(y_true, y_score)
     out = {}
-    for j, name in enumerate(_label_names(t.shape[1], labels)):
-        ok = _valid(t[:, j], s[:, j])
-        tt, ss = (t[ok, j] > 0.5).astype(int), s[ok, j]
-        if tt.size == 0 or tt.min() == tt.max():
-            continue
+    for name, tt, ss in _two_class_columns(y_true, y_score, labels):
         prec, rec, _ = precision_recall_curve(tt, ss)
         out[name] = {"precision": prec, "recall": rec, "ap": float(average_precision_score(tt, ss)),
                      "prevalence": float(tt.mean())}
