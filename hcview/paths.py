@@ -23,3 +23,13 @@ def var_dir() -> Path:
     p = Path(os.environ.get("HCVIEW_VAR_DIR", ROOT / "var"))
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def portable(path) -> str:
+    """A path as it should be recorded in model cards and reports: relative to the project root when
+    inside it (so a clone elsewhere reads the same card), absolute otherwise."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(ROOT))
+    except ValueError:
+        return str(p)

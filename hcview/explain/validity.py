@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from hcview.paths import portable
+
 from .all_labels import all_label_cams
 from .lrp import lrp
 
@@ -150,7 +152,7 @@ def run_validity(model_id: str = "resmtnet", variant: str = "demo", n_cases: int
         model = copy.deepcopy(pr.model)
     r = explanation_validity(model, items, head, methods)
     r.update({"model": model_id, "variant": variant, "data": f"{data_spec} ({split})", "untrained": pr.untrained,
-              "checkpoint": str(pr.checkpoint) if pr.checkpoint else None,
+              "checkpoint": portable(pr.checkpoint) if pr.checkpoint else None,
               "checkpoint_sha256": pr.card.get("sha256"), "seconds": round(time.perf_counter() - t0, 1),
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     out_path = out_path or paths.models_dir() / "explanation_validity.json"

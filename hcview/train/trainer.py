@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset, WeightedRandomSampler
 
+from hcview.paths import portable
 from hcview.errors import DatasetError, InputError
 from hcview.io_utils import atomic_write_bytes, atomic_write_json
 from hcview.train import ddp
@@ -522,7 +523,7 @@ def register_checkpoint(src: str | Path, dst: str | Path) -> Path:
     atomic_write_bytes(dst, src.read_bytes())
     card = json.loads(card_path(src).read_text())
     card["weights_file"] = dst.name
-    card["trained_run"] = str(src.parent)
+    card["trained_run"] = portable(src.parent)
     atomic_write_json(card_path(dst), card)
     return dst
 
