@@ -1,0 +1,39 @@
+"""Module boundaries: streamlit only in hcview/ui and pages; no torch in pages; the library imports clean."""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_streamlit_only_in_ui_and_pages():
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "hcview").rglob("*.py")
+                 if "ui" not in p.relative_to(ROOT / "hcview").parts[:1] and "streamlit" in _imports(p)]
+    assert offenders == []
+
+
+def test_pages_hold_no_torch_code():
+    pages = list((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
+    assert len(pages) >= 6
+    offenders = [p.name for p in pages if {"torch", "torchvision"} & _imports(p)]
+    assert offenders == []
+
+
+def test_library_and_cli_import_without_streamlit():
+    code = ("import sys, hcview.cli, hcview.models, hcview.data, hcview.train, hcview.jobs, hcview.infer, "
+            "hcview.explain, hcview.metrics, hcview.risk, hcview.viz; "
+            "assert 'streamlit' not in sys.modules, 'streamlit imported by the library'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-500:]
