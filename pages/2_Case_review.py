@@ -86,7 +86,14 @@ with right:
         st.plotly_chart(vc.hierarchy_tree(j, {k: v.tolist() for k, v in res.probs.items()},
                                           {h.name: h.labels for h in pred.label_space.heads}), width="stretch")
     elif model_id == "cihmlc":
+        st.markdown("**Parent → child tree**")
+        st.dataframe(vc.label_tree_table(j, j["outputs"]), hide_index=True, width="stretch", height=420,
+                     column_config={"p": st.column_config.ProgressColumn("p", min_value=0.0, max_value=1.0, format="%.2f"),
+                                    "MC mean": st.column_config.NumberColumn(format="%.2f"),
+                                    "sd": st.column_config.NumberColumn(format="%.2f")})
         st.plotly_chart(vc.edge_tree(j), width="stretch")
+        st.caption("Each dot is a parent → child edge; the shaded corner is where the child is positive while its "
+                   "parent is negative (a hierarchy violation).")
     elif model_id == "resmtnet":
         r = j["regression"]
         st.markdown(f"Nodule: x {r['x_px']:.0f}px, y {r['y_px']:.0f}px, size {r['size_mm']:.1f} mm "

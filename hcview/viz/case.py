@@ -69,3 +69,40 @@ def nodule_marker(image: np.ndarray, reg: dict) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_layout(height=420, margin=dict(l=0, r=0, t=10, b=0))
     return fig
+
+
+def label_tree_table(detail: dict, outputs: list[dict]):
+    """The CIHMLC parent -> child hierarchy as an indented, depth-first table (a DAG: a child with two
+    parents, e.g. Pneumonia under Fluid Accumulation and Consolidation, is listed under each).
+
+    Columns: label (indented), p, MC mean +- sd, 95% interval, and a mark where the child is positive
+    (> 0.5) while its parent is negative (< 0.5). Labels outside the tree (No Finding, Uncertain) follow.
+    """
+    import pandas as pd
+
+    by_label = {o["label"]: o for o in outputs}
+    children: dict[str, list[str]] = {}
+    violated = set()
+    for e in detail.get("edges", []):
+        children.setdefault(e["parent"], []).append(e["child"])
+        if e.get("inconsistent"):
+            violated.add((e["parent"], e["child"]))
+    rows, seen = [], set()
+
+    def visit(label: str, depth: int, parent: str | None):
+        o = by_label.get(label, {})
+        seen.add(label)
+        flag = "child > 0.5 but parent < 0.5" if parent and (parent, label) in violated else ""
+        rows.append({"label": "\u2003" * depth + ("└ " if depth else "") + label, "p": o.get("prob"),
+                     "MC mean": o.get("mc_mean"), "sd": o.get("mc_std"),
+                     "95% interval": (f"{o['ci_low']:.2f}-{o['ci_high']:.2f}" if o.get("ci_low") is not None else ""),
+                     "uncertain": bool(o.get("uncertain")), "inconsistent": flag})
+        for c in children.get(label, []):
+            visit(c, depth + 1, label)
+
+    for root in detail.get("roots", []):
+        visit(root, 0, None)
+    for o in outputs:
+        if o["label"] not in seen:
+            visit(o["label"], 0, None)
+    return pd.DataFrame(rows)
