@@ -75,6 +75,18 @@ def bootstrap_button() -> None:
             show_error(e)
 
 
+def _epoch_chart(ep: pd.DataFrame, cols: list[str]):
+    """Per-epoch lines with points, so the first epoch (a single point) is already visible; integer epochs."""
+    import altair as alt
+
+    long = ep[cols].reset_index().melt("epoch", var_name="series", value_name="value").dropna()
+    long["epoch"] = long["epoch"].astype(int) + 1
+    return (alt.Chart(long).mark_line(point=True)
+            .encode(x=alt.X("epoch:Q", axis=alt.Axis(format="d", tickMinStep=1)), y="value:Q", color="series:N",
+                    tooltip=["epoch", "series", alt.Tooltip("value:Q", format=".4f")])
+            .properties(height=200))
+
+
 def job_detail(job: dict) -> None:
     from hcview.jobs.runner import cancel, log_tail, progress_series
 
@@ -103,11 +115,11 @@ def job_detail(job: dict) -> None:
         lc, rc = st.columns(2)
         with lc:
             st.caption("Loss per epoch (train / validation)")
-            st.line_chart(ep[[c for c in ("train_loss", "val_loss") if c in ep.columns]], height=200)
+            st.altair_chart(_epoch_chart(ep, [c for c in ("train_loss", "val_loss") if c in ep.columns]))
         with rc:
             if metric_cols:
                 st.caption("Validation metrics per epoch")
-                st.line_chart(ep[metric_cols], height=200)
+                st.altair_chart(_epoch_chart(ep, metric_cols))
     if v["status"] in ("queued", "running") and st.button("Cancel job", key=f"cancel-{v['id']}"):
         try:
             cancel(v["id"])
