@@ -311,3 +311,20 @@ def test_page_run_on_incompatible_data_is_one_line_error(tmp_var_dir, tmp_models
     assert len(at.error) == 1 and "\n" not in at.error[0].value
     assert "brain-mri" in at.error[0].value
     assert not (tmp_var_dir / "eval" / "resmtnet-demo-test" / "metrics.json").exists()
+
+
+def test_multilabel_cases_behind_a_label_cell():
+    import numpy as np
+
+    from hcview.ui.evaluation import label_cell_counts, label_cell_frame
+
+    y = np.array([[1, 0], [0, 0], [1, 1], [0, 1], [0, np.nan]], float)
+    s = np.array([[0.9, 0.2], [0.7, 0.1], [0.3, 0.8], [0.95, 0.4], [0.1, 0.9]], float)
+    labels = ["A", "B"]
+    fp = label_cell_frame(y, s, labels, "A", "false positives")
+    assert list(fp["row"]) == [3, 1]  # most confident error first
+    assert list(label_cell_frame(y, s, labels, "A", "false negatives")["row"]) == [2]
+    assert list(label_cell_frame(y, s, labels, "A", "true positives")["row"]) == [0]
+    assert label_cell_counts(y, s, labels, "B") == {"false positives": 0, "false negatives": 1,
+                                                      "true positives": 1, "true negatives": 2}  # NaN truth skipped
+    assert set(fp["true"]) == {"no"} and set(fp["pred"]) == {"yes"}

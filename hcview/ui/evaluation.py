@@ -762,6 +762,29 @@ def add_cell_picker(fig, cm: np.ndarray, labels: Sequence[str]):
     return fig
 
 
+LABEL_CELLS = ("false positives", "false negatives", "true positives", "true negatives")
+
+
+def label_cell_frame(y: np.ndarray, s: np.ndarray, labels: list[str], label: str, cell: str,
+                     threshold: float = 0.5) -> pd.DataFrame:
+    """The cases behind one cell of a label's 2x2 confusion matrix (multi-label heads), most telling first:
+    errors by how confident they were, correct cases by how sure. Columns: row, label, true, pred, prob."""
+    j = labels.index(label)
+    ok = np.isfinite(y[:, j]) & np.isfinite(s[:, j])
+    t, p = y[:, j] > 0.5, s[:, j] >= threshold
+    want_t, want_p = {"false positives": (False, True), "false negatives": (True, False),
+                      "true positives": (True, True), "true negatives": (False, False)}[cell]
+    rows = np.flatnonzero(ok & (t == want_t) & (p == want_p))
+    order = np.argsort(-s[rows, j] if want_p else s[rows, j], kind="stable")
+    rows = rows[order]
+    return pd.DataFrame({"row": rows.astype(int), "label": label, "true": np.where(t[rows], "yes", "no"),
+                         "pred": np.where(p[rows], "yes", "no"), "prob": s[rows, j].astype(float)})
+
+
+def label_cell_counts(y: np.ndarray, s: np.ndarray, labels: list[str], label: str, threshold: float = 0.5) -> dict:
+    return {c: len(label_cell_frame(y, s, labels, label, c, threshold)) for c in LABEL_CELLS}
+
+
 def selected_cell(event) -> tuple[str, str] | None:
     """(true, pred) of the first point in a plotly selection event on a CM heatmap."""
     try:
@@ -1140,3 +1163,12 @@ def render_sigmoid(head: dict, labels: list[str], arrays, ctx: dict) -> None:
     st.markdown("**Most uncertain correct decisions**")
     _render_case_list(unc, preds, ctx)
     st.caption("Right decisions whose probability is closest to 0.5.")
+
+    st.markdown("**Cases behind a label's confusion cell** (decision at p = 0.5)")
+    c1, c2 = st.columns(2)
+    lab = c1.selectbox("Label", labels, key="ev_cell_label")
+    counts = label_cell_counts(y, s, labels, lab)
+    cell = c2.radio("Cell", LABEL_CELLS, horizontal=True, key="ev_cell_kind",
+                    format_func=lambda c: f"{c} ({counts[c]})")
+    _render_case_list(label_cell_frame(y, s, labels, lab, cell).head(k), preds, ctx)
+    st.caption("Errors are listed most confident first; correct cases most certain first.")
