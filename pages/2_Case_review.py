@@ -4,6 +4,7 @@ import streamlit as st
 from hcview.errors import HcviewError
 from hcview.ui.common import cached_catalog, show_error
 from hcview.ui.loaders import bundled_samples, predictor, validity_note
+from hcview.ui.panels import PanelContext, render_panel
 
 st.title("Case review")
 st.caption("Research software: not for clinical diagnosis.")
@@ -27,13 +28,17 @@ with c2:
     mc = st.slider("MC-dropout passes", 0, 30, 10)
 
 record = None
-pred = predictor(model_id, "demo")
+try:
+    pred = predictor(model_id, "demo")
+except Exception as e:  # a tampered or unreadable checkpoint: one line, no traceback
+    show_error(e)
+    st.stop()
 if "meta" in pred.spec.inputs:
     rec_file = st.file_uploader("Records CSV (optional: age / sex / view columns)", type=["csv"])
     if rec_file is not None:
         row = st.number_input("Row", min_value=0, value=0, step=1)
         try:
-            from hcview.infer.predictor import read_record
+            from hcview.infer.predictor import read_record  # noqa: E402
 
             record = read_record((rec_file.getvalue(), rec_file.name), int(row))
         except HcviewError as e:
@@ -77,30 +82,9 @@ with left:
             if loaded.deid_removed:
                 st.caption("Removed by de-identification: " + ", ".join(map(str, loaded.deid_removed)))
 with right:
-    from hcview.viz import case as vc
+    render_panel(pred.spec, PanelContext(res, j, loaded.array, pred))
 
-    if model_id == "hcnet":
-        p = j["prediction"]
-        st.markdown(f"**{p['anatomy']} → {p['category']} → {p['disease']}**  "
-                    f"({'heads agree' if j['heads_agree'] else 'heads DISAGREE with the taxonomy'})")
-        st.plotly_chart(vc.hierarchy_tree(j, {k: v.tolist() for k, v in res.probs.items()},
-                                          {h.name: h.labels for h in pred.label_space.heads}), width="stretch")
-    elif model_id == "cihmlc":
-        st.markdown("**Parent → child tree**")
-        st.dataframe(vc.label_tree_table(j, j["outputs"]), hide_index=True, width="stretch", height=420,
-                     column_config={"p": st.column_config.ProgressColumn("p", min_value=0.0, max_value=1.0, format="%.2f"),
-                                    "MC mean": st.column_config.NumberColumn(format="%.2f"),
-                                    "sd": st.column_config.NumberColumn(format="%.2f")})
-        st.plotly_chart(vc.edge_tree(j), width="stretch")
-        st.caption("Each dot is a parent → child edge; the shaded corner is where the child is positive while its "
-                   "parent is negative (a hierarchy violation).")
-    elif model_id == "resmtnet":
-        r = j["regression"]
-        st.markdown(f"Nodule: x {r['x_px']:.0f}px, y {r['y_px']:.0f}px, size {r['size_mm']:.1f} mm "
-                    f"({r['size_px']:.0f}px; spacing from {r['spacing_source']})")
-        st.plotly_chart(vc.nodule_marker(loaded.array, r), width="stretch")
-    elif model_id == "medfusionnet":
-        st.caption("Inputs used: " + ", ".join(j["modalities"]))
+from hcview.viz import case as vc  # noqa: E402
 
 for head in dict.fromkeys(o["level"] for o in j["outputs"]):
     st.plotly_chart(vc.mc_bands([o for o in j["outputs"] if o["level"] == head], title=head,
@@ -110,21 +94,14 @@ for head in dict.fromkeys(o["level"] for o in j["outputs"]):
 st.subheader("Explanations")
 e1, e2, e3, e4 = st.columns(4)
 method = e1.selectbox("Method", ["gradcam", "gradcam++", "eigencam", "lrp"])
-# Default target: the top output of the most specific head that has a choice (a one-class head,
-# e.g. the single anatomy of the brain-MRI taxonomy, is trivially certain and has a blank map).
-heads = [h for h in pred.label_space.heads if h.kind != "regression" and h.size > 1] or \
-    [h for h in pred.label_space.heads if h.kind != "regression"]
-order = {h.name: -i for i, h in enumerate(heads)}
-ranked = sorted((o for o in j["outputs"] if o["level"] in order), key=lambda o: (order[o["level"]], -o["prob"]))
-labels = [f"{o['level']}:{o['label']}" for o in ranked]
+labels = [f"{h}:{pred.label_space.head(h).labels[i]}" for h, i in pred.targets_for(res, "ranked")]
 target = e2.selectbox("Target", labels, help="Defaults to the top prediction of the most specific level.")
 thr = e3.slider("Threshold", 0.0, 0.95, 0.5, 0.05)
 alpha = e4.slider("Alpha", 0.0, 1.0, 0.7, 0.05)
 try:
     from hcview.explain.render import panel_title, render_panel
 
-    maps = pred.explain(res, ("lrp",) if method == "lrp" else ("gradcam",), target,
-                        cam_method=method if method != "lrp" else "gradcam")
+    maps = pred.explain(res, (method,), target)
     m = maps[0]
     sd = res.sd_of(m["head"], m["index"])
     png = render_panel(loaded.array, m["map"], panel_title(m["label"], float(res.probs[m["head"]][m["index"]]), sd),

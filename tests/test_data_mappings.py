@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hcview.data import adapters
 from hcview.data import mappings as M
+from hcview.papers import cihmlc, medfusionnet
 from hcview.models.labels import load_label_space
 
 LS = load_label_space("cihmlc")
@@ -16,59 +18,59 @@ def on(vec) -> set[str]:
 
 
 def test_effusion():
-    v = M.derive_cihmlc_targets("Effusion")
+    v = cihmlc.derive_cihmlc_targets("Effusion")
     assert v.shape == (21,) and v.dtype == np.float32
     assert on(v) == {"Pleural Effusion", "Fluid Accumulation", "Opacity", "Abnormal"}
 
 
 def test_no_finding_only():
-    assert on(M.derive_cihmlc_targets("No Finding")) == {"No Finding"}
+    assert on(cihmlc.derive_cihmlc_targets("No Finding")) == {"No Finding"}
 
 
 def test_empty_is_uncertain():
-    assert on(M.derive_cihmlc_targets([])) == {"Uncertain"}
+    assert on(cihmlc.derive_cihmlc_targets([])) == {"Uncertain"}
 
 
 def test_cardiomegaly_and_mass():
-    assert on(M.derive_cihmlc_targets("Cardiomegaly|Mass")) == {"Cardiomegaly", "Cardiac", "Lung Lesion", "Opacity",
+    assert on(cihmlc.derive_cihmlc_targets("Cardiomegaly|Mass")) == {"Cardiomegaly", "Cardiac", "Lung Lesion", "Opacity",
                                                                "Abnormal"}
 
 
 def test_nodule_and_mass_share_lung_lesion():
-    assert on(M.derive_cihmlc_targets(["Nodule"])) == on(M.derive_cihmlc_targets(["Mass"]))
+    assert on(cihmlc.derive_cihmlc_targets(["Nodule"])) == on(cihmlc.derive_cihmlc_targets(["Mass"]))
 
 
 def test_pneumothorax_and_pleural_thickening():
-    assert on(M.derive_cihmlc_targets("Pneumothorax|Pleural_Thickening")) == {
+    assert on(cihmlc.derive_cihmlc_targets("Pneumothorax|Pleural_Thickening")) == {
         "Pneumothorax", "Pleural Other", "Missing Lung Tissue", "Opacity", "Abnormal"}
 
 
 def test_infiltration_is_lung_opacity():
-    assert on(M.derive_cihmlc_targets("Infiltration")) == {"Lung Opacity", "Opacity", "Abnormal"}
+    assert on(cihmlc.derive_cihmlc_targets("Infiltration")) == {"Lung Opacity", "Opacity", "Abnormal"}
 
 
 def test_labels_without_chexpert_equivalent_enter_through_parent():
-    assert on(M.derive_cihmlc_targets("Emphysema")) == {"Missing Lung Tissue", "Opacity", "Abnormal"}
-    assert on(M.derive_cihmlc_targets("Fibrosis")) == {"Opacity", "Abnormal"}
-    assert on(M.derive_cihmlc_targets("Hernia")) == {"Other", "Abnormal"}
+    assert on(cihmlc.derive_cihmlc_targets("Emphysema")) == {"Missing Lung Tissue", "Opacity", "Abnormal"}
+    assert on(cihmlc.derive_cihmlc_targets("Fibrosis")) == {"Opacity", "Abnormal"}
+    assert on(cihmlc.derive_cihmlc_targets("Hernia")) == {"Other", "Abnormal"}
 
 
 def test_no_finding_dropped_when_a_finding_is_present():
-    assert "No Finding" not in on(M.derive_cihmlc_targets(["No Finding", "Edema"]))
+    assert "No Finding" not in on(cihmlc.derive_cihmlc_targets(["No Finding", "Edema"]))
 
 
 def test_vector_and_dict_inputs_agree():
     vec = [0] * 14
     vec[M.NIH14.index("Edema")] = 1
-    a = M.derive_cihmlc_targets(vec)
-    b = M.derive_cihmlc_targets({"Edema": 1, "Mass": 0})
+    a = cihmlc.derive_cihmlc_targets(vec)
+    b = cihmlc.derive_cihmlc_targets({"Edema": 1, "Mass": 0})
     np.testing.assert_array_equal(a, b)
     assert on(a) == {"Edema", "Fluid Accumulation", "Opacity", "Abnormal"}
 
 
 def test_unknown_label_rejected():
     with pytest.raises(ValueError, match="unknown NIH label 'Covid'"):
-        M.derive_cihmlc_targets("Covid")
+        cihmlc.derive_cihmlc_targets("Covid")
 
 
 def test_derived_parents_never_violate_or_rules_on_real_sample():
@@ -79,7 +81,7 @@ def test_derived_parents_never_violate_or_rules_on_real_sample():
     df = pd.read_csv(samples_dir() / "nih-cxr-1000" / "labels.csv")
     idx = {n: i for i, n in enumerate(LABELS)}
     for s in df["finding_labels"]:
-        v = M.derive_cihmlc_targets(s)
+        v = cihmlc.derive_cihmlc_targets(s)
         for p, c in LS.edges:
             if p in LS.derive_or or p == "Abnormal":
                 assert v[idx[p]] >= v[idx[c]], (s, p, c)
@@ -89,13 +91,13 @@ def test_derived_parents_never_violate_or_rules_on_real_sample():
 def test_mapping_text_names_every_choice():
     for k in ("Effusion->Pleural Effusion", "Emphysema->parent Missing Lung Tissue", "Hernia->parent Other",
               "Fibrosis->parent Opacity"):
-        assert k in M.CIHMLC_MAPPING_TEXT
+        assert k in cihmlc.CIHMLC_MAPPING_TEXT
 
 
 def test_chexpert_uncertainty_policies():
     row = {"Edema": -1, "Cardiomegaly": 1, "Fracture": "", "No Finding": 0}
-    z = M.chexpert_targets(row, LS, "zeros")
-    o = M.chexpert_targets(row, LS, "ones")
+    z = cihmlc.chexpert_row_targets(row, LS, "zeros")
+    o = cihmlc.chexpert_row_targets(row, LS, "ones")
     assert "Edema" not in on(z) and "Edema" in on(o)
     assert {"Cardiomegaly", "Cardiac", "Abnormal"} <= on(z)
 
@@ -108,18 +110,18 @@ def test_brain_taxonomy_targets():
 
 
 def test_nih_meta_features():
-    v, m = M.nih_meta(58, "M", "PA")
+    v, m = medfusionnet.nih_meta(58, "M", "PA")
     np.testing.assert_allclose(v, [0.58, 1.0, 1.0])
     assert m.all()
-    v, m = M.nih_meta("?", "F", "AP")
+    v, m = medfusionnet.nih_meta("?", "F", "AP")
     assert list(m) == [False, True, True] and v[1] == 0 and v[2] == 0
 
 
 def test_jsrt_text_helpers():
-    assert M.jsrt_position("l.upper lobe") == "left upper lobe"
-    assert M.jsrt_position("r.middle lobe") == "right middle lobe"
-    assert M.jsrt_position("") == "none"
-    assert M.jsrt_diagnosis("adenocarcinoma", "malignant") == "lung cancer"
-    assert M.jsrt_diagnosis("metastasis from colon", "malignant") == "metastasis"
-    assert M.jsrt_diagnosis("tuberculoma", "benign") == "granuloma"
-    assert M.jsrt_diagnosis("", "non-nodule") == "non-nodule"
+    assert adapters.jsrt_position("l.upper lobe") == "left upper lobe"
+    assert adapters.jsrt_position("r.middle lobe") == "right middle lobe"
+    assert adapters.jsrt_position("") == "none"
+    assert adapters.jsrt_diagnosis("adenocarcinoma", "malignant") == "lung cancer"
+    assert adapters.jsrt_diagnosis("metastasis from colon", "malignant") == "metastasis"
+    assert adapters.jsrt_diagnosis("tuberculoma", "benign") == "granuloma"
+    assert adapters.jsrt_diagnosis("", "non-nodule") == "non-nodule"

@@ -5,14 +5,15 @@ import numpy as np
 import pytest
 import torch
 
+from hcview.models import list_models
 from hcview.explain.all_labels import all_label_cams
-from hcview.explain.gradcam import gradcam, resolve_output
+from hcview.explain.gradcam import gradcam
 from hcview.explain.guard import hook_count, state_fingerprint
 from hcview.explain.lrp import lrp
 from hcview.explain.render import BINS, normalise, overlay_rgb, panel_title, render_panel
 from hcview.models.registry import create_model
 
-MODELS = ["hcnet", "cihmlc", "medfusionnet", "resmtnet"]
+MODELS = list_models()
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +58,14 @@ def test_other_cam_methods(dmodels, method):
     assert hook_count(m) == 0
 
 
-def test_resolve_output_and_errors(dmodels):
+def test_label_space_resolve_and_errors(dmodels):
     ls = dmodels["cihmlc"].label_space
-    assert resolve_output(ls, "pneumonia") == ("labels", ls.heads[0].labels.index("Pneumonia"), "Pneumonia")
-    assert resolve_output(ls, "labels:Edema")[2] == "Edema"
+    assert ls.resolve("pneumonia") == ("labels", ls.heads[0].labels.index("Pneumonia"), "Pneumonia")
+    assert ls.resolve("labels:Edema")[2] == "Edema"
     from hcview.errors import InputError
 
     with pytest.raises(InputError):
-        resolve_output(ls, "Broken leg")
+        ls.resolve("Broken leg")
 
 
 @pytest.mark.parametrize("mid", MODELS)

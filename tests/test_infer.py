@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 import torch
 
+from hcview.models import list_models
 from hcview.explain.guard import state_fingerprint
 from hcview.infer import results as R
 from hcview.infer.mc_dropout import mc_samples, summarize
-from hcview.infer.predictor import Predictor, PREDICTORS
+from hcview.infer.predictor import Predictor
+from hcview.models import get_spec
 from hcview.models.labels import load_label_space
 from hcview.models.registry import create_model
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
-MODELS = ["hcnet", "cihmlc", "medfusionnet", "resmtnet"]
+MODELS = list_models()
 
 
 def _x(seed=0, size=64):
@@ -127,7 +129,7 @@ def test_regression_denormalisation():
 
 @pytest.mark.parametrize("mid", MODELS)
 def test_predictor_untrained_structure(models, mid, tmp_models_dir):
-    pr = PREDICTORS[mid](mid, "demo", device="cpu", model=models[mid])
+    pr = get_spec(mid).predictor(mid, "demo", device="cpu", model=models[mid])
     pr.input_size = 64
     img = np.random.default_rng(0).random((80, 72)).astype(np.float32)
     rec = {"Patient Age": 61, "Patient Gender": "F"} if mid == "medfusionnet" else None

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from hcview.papers import cihmlc, hcnet, resmtnet
 from hcview.train import losses as L
 
 
@@ -34,7 +35,7 @@ def test_hcnet_three_terms():
     out = {"anatomy": torch.tensor([[0.0, 0.0]]), "category": torch.tensor([[0.0, 0.0, 0.0]]),
            "disease": torch.tensor([[1.0, 0.0]])}
     tg = {"anatomy": torch.tensor([0]), "category": torch.tensor([2]), "disease": torch.tensor([1])}
-    total, parts = L.hcnet_loss(out, tg, torch.tensor([1.0, 5.0]))
+    total, parts = hcnet.hcnet_loss(out, tg, torch.tensor([1.0, 5.0]))
     ld = -math.log(1 / (math.e + 1))  # weight cancels for a single example
     assert parts["anatomy"].item() == pytest.approx(math.log(2), rel=1e-5)
     assert parts["category"].item() == pytest.approx(math.log(3), rel=1e-5)
@@ -46,16 +47,16 @@ def test_hbce_edge_weights_modes():
     # labels: 0 = parent, 1 = child ; rows (p, c)
     y = np.array([[0, 0], [0, 1], [0, 0], [0, 0], [1, 1], [1, 0]], dtype=float)
     edges = [(0, 1)]
-    assert L.hbce_edge_weights(y, edges, "fixed", beta=2.5).tolist() == [2.5]
+    assert cihmlc.hbce_edge_weights(y, edges, "fixed", beta=2.5).tolist() == [2.5]
     # n(p=0)=4, n(p=0,c=1)=1 -> 1 - (1+eps)/(4+2eps)
     eps = 1e-6
-    w = L.hbce_edge_weights(y, edges, "data")
+    w = cihmlc.hbce_edge_weights(y, edges, "data")
     assert w.item() == pytest.approx(1 - (1 + eps) / (4 + 2 * eps), rel=1e-6)
     # OR-derived parents: n(p=0, c=1) = 0 -> w ~ 1 (the note's "1 -" matters)
     y2 = np.array([[0, 0], [1, 1], [1, 0]], dtype=float)
-    assert L.hbce_edge_weights(y2, edges, "data").item() == pytest.approx(1 - eps / (1 + 2 * eps), abs=1e-7)
+    assert cihmlc.hbce_edge_weights(y2, edges, "data").item() == pytest.approx(1 - eps / (1 + 2 * eps), abs=1e-7)
     with pytest.raises(Exception):
-        L.hbce_edge_weights(y, edges, "bogus")
+        cihmlc.hbce_edge_weights(y, edges, "bogus")
 
 
 def test_hbce_loss_hand_and_gradients():
@@ -66,7 +67,7 @@ def test_hbce_loss_hand_and_gradients():
     p = torch.sigmoid(logits.detach())
     bce = -(torch.log(1 - p[0, 0]) + torch.log(1 - p[0, 1]) + torch.log(p[1, 0]) + torch.log(1 - p[1, 1])) / 4
     faithful_pen = 0.8 * (1 + 0) / 2  # mean over the batch
-    total, parts = L.hbce_loss(logits, y, edges, w, lam, "faithful")
+    total, parts = cihmlc.hbce_loss(logits, y, edges, w, lam, "faithful")
     assert parts["penalty"].item() == pytest.approx(faithful_pen)
     assert total.item() == pytest.approx(bce.item() + lam * faithful_pen, rel=1e-5)
 
@@ -77,12 +78,12 @@ def test_hbce_loss_hand_and_gradients():
     L.masked_bce(logits, y).backward()
     assert torch.allclose(g_faithful, logits.grad)
     logits.grad = None
-    pen = L.hbce_penalty(torch.sigmoid(logits), edges, w, "faithful")
+    pen = cihmlc.hbce_penalty(torch.sigmoid(logits), edges, w, "faithful")
     assert not pen.requires_grad or torch.autograd.grad(pen, logits, allow_unused=True)[0] is None or \
         torch.count_nonzero(torch.autograd.grad(pen, logits, allow_unused=True)[0]) == 0
 
     # surrogate: w * relu(p_c - p_p), differentiable
-    surr = L.hbce_penalty(torch.sigmoid(logits), edges, w, "surrogate")
+    surr = cihmlc.hbce_penalty(torch.sigmoid(logits), edges, w, "surrogate")
     exp_s = 0.8 * (max(0, (p[0, 1] - p[0, 0]).item()) + max(0, (p[1, 1] - p[1, 0]).item())) / 2
     assert surr.item() == pytest.approx(exp_s, rel=1e-5)
     g = torch.autograd.grad(surr, logits)[0]
@@ -126,7 +127,7 @@ def test_masked_mse_and_resmtnet_sum():
     out = {"state": torch.tensor([[0.0, 0.0], [0.0, 0.0]]), "regression": pred}
     tg = {"state": torch.tensor([0, 1]), "regression": tgt}
     w = {"state": 2.0, "x": 1.0, "y": 10.0, "size": 0.0}
-    total, parts = L.resmtnet_loss(out, tg, mask, w, ["state"], ["x", "y", "size"], label_smoothing=0.0)
+    total, parts = resmtnet.resmtnet_loss(out, tg, mask, w, ["state"], ["x", "y", "size"], label_smoothing=0.0)
     expected = 2.0 * math.log(2) + 1.0 * 0.04 + 10.0 * 0.16 + 0.0 * 0.04
     assert total.item() == pytest.approx(expected, rel=1e-5)
     assert parts["size"].item() == pytest.approx(0.04, rel=1e-5)

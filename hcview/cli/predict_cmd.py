@@ -19,9 +19,9 @@ def register(sub) -> None:
     p.add_argument("--row", type=int, default=0, help="row of --records to use (0-based)")
     p.add_argument("--mc", type=int, default=10, help="MC-dropout passes (0 = off)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--explain", default="", help="comma list: gradcam,lrp")
-    p.add_argument("--cam-method", default="gradcam", choices=["gradcam", "gradcam++", "eigencam"])
-    p.add_argument("--target", default="top3", help="LABEL, head:LABEL, topN or all")
+    p.add_argument("--explain", default="", help="comma list of gradcam, gradcam++, eigencam, lrp")
+    p.add_argument("--target", default="top3", help="LABEL, head:LABEL, topN, default (top of the most specific "
+                   "level) or all")
     p.add_argument("--threshold", type=float, default=0.5, help="heat-map clip threshold")
     p.add_argument("--alpha", type=float, default=0.7, help="heat-map overlay alpha")
     p.add_argument("--out", help="folder for heat-map PNGs (default: a new temp folder)")
@@ -36,13 +36,13 @@ def _slug(s: str) -> str:
 
 def run(args) -> int:
     from hcview.explain.render import panel_title, render_panel
-    from hcview.infer.predictor import get_predictor, read_record
+    from hcview.infer.predictor import METHODS, get_predictor, read_record
     from hcview.io_utils import atomic_write_bytes
 
     methods = [m.strip().lower() for m in args.explain.split(",") if m.strip()]
     for m in methods:
-        if m not in ("gradcam", "lrp"):
-            raise InputError(f"--explain: unknown method {m!r}; use gradcam and/or lrp")
+        if m not in METHODS:
+            raise InputError(f"--explain: unknown method {m!r}; use {', '.join(METHODS)}")
     if args.mc < 0:
         raise InputError("--mc must be >= 0")
     if not 0 <= args.threshold < 1 or not 0 <= args.alpha <= 1:
@@ -54,13 +54,11 @@ def run(args) -> int:
         raise InputError(f"--records is only used by models with clinical inputs; {args.model} takes images only")
     res = pred.predict(loaded, record=record, mc=args.mc, seed=args.seed)
     out = res.to_json()
-    if "regression" in out:
-        out["regression"] = out["regression"]
     heatmaps = []
     if methods:
         out_dir = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="hcview-predict-"))
         out_dir.mkdir(parents=True, exist_ok=True)
-        for m in pred.explain(res, methods, args.target, args.cam_method):
+        for m in pred.explain(res, methods, args.target):
             sd = res.sd_of(m["head"], m["index"])
             title = panel_title(m["label"], float(res.probs[m["head"]][m["index"]]), sd)
             note = "approximate LRP" if m["approximate"] else None

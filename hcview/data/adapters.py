@@ -187,6 +187,33 @@ def _num(v):
         return None
 
 
+# JSRT's own vocabulary -> canonical names (the Res-MTNet heads then use these; hcview/papers/resmtnet.py)
+def jsrt_position(text) -> str:
+    """JSRT position strings ('l.upper lobe', 'r.lower lobe', 'r.middle', 'left upper lobe') -> head label."""
+    t = str(text or "").strip().lower().replace(".", " ").replace("_", " ")
+    if not t or t in ("nan", "none", "-", "?"):
+        return "none"
+    side = "left" if t.startswith("l") else "right" if t.startswith("r") else None
+    part = "upper" if "upper" in t or "up" in t.split() else "middle" if "mid" in t else "lower" if "low" in t else None
+    if side is None or part is None:
+        return "none"
+    if side == "left" and part == "middle":  # no left middle lobe (lingula is part of the upper lobe)
+        part = "upper"
+    return f"{side} {part} lobe"
+
+
+def jsrt_diagnosis(text, state: str) -> str:
+    t = str(text or "").strip().lower()
+    if state == "non-nodule" or t in ("", "nan", "non-nodule", "nonnodule"):
+        return "non-nodule"
+    for key, lab in (("metasta", "metastasis"), ("cancer", "lung cancer"), ("carcinoma", "lung cancer"),
+                     ("adeno", "lung cancer"), ("granuloma", "granuloma"), ("tubercul", "granuloma"),
+                     ("hamartoma", "hamartoma"), ("inflammat", "inflammatory mass"), ("pneumonia", "inflammatory mass")):
+        if key in t:
+            return lab
+    return "lung cancer" if state == "malignant" else "other benign"
+
+
 def scan_jsrt(root) -> Source:
     rootp = Path(root)
     if rootp.is_file():
@@ -225,8 +252,6 @@ def scan_jsrt(root) -> Source:
         state = str(r["state"] or "").strip().lower().replace("nonnodule", "non-nodule").replace(" ", "-")
         if state in ("", "nan", "normal", "non-nodule", "none"):
             state = "non-nodule"
-        from .mappings import jsrt_diagnosis, jsrt_position
-
         nod = state != "non-nodule"
         recs.append({"path": str(p), "id": sid, "state": state,
                      "subtlety": int(_num(r["subtlety"])) if nod and _num(r["subtlety"]) else None,

@@ -157,17 +157,12 @@ def _labels(ls: LabelSpace) -> tuple[str, ...]:
     return ls.heads[0].labels if ls.heads else ()
 
 
-def _is_cihmlc(ls: LabelSpace) -> bool:
-    return ls.kind == "multilabel_tree" and set(M.CHEXPERT14) <= set(_labels(ls))
-
-
-def _is_nih14(ls: LabelSpace) -> bool:
-    return ls.kind == "multilabel" and tuple(_labels(ls)) == M.NIH14
-
-
-def _is_jsrt(ls: LabelSpace) -> bool:
-    return ls.kind == "multitask" and {"subtlety", "state", "position", "diagnosis", "regression"} <= \
-        {h.name for h in ls.heads}
+def _mapping(ls: LabelSpace, source: str, spec: str, wanted: str) -> Callable:
+    """The label space's paper mapping for ``source`` (see hcview.data.mappings.DataMapping), or one line."""
+    fn = getattr(M.mapping_for(ls), source)
+    if fn is None:
+        raise _mismatch(spec, ls, wanted)
+    return fn
 
 
 def _is_cervical(ls: LabelSpace) -> bool:
@@ -211,23 +206,12 @@ def _image_getter(paths: list[str]) -> Callable[[int], np.ndarray]:
 # NIH family (bundled sample and user copies)
 # ---------------------------------------------------------------------------------------------------
 def _nih_dataset(df: pd.DataFrame, spec: str, ls: LabelSpace, common: dict, info: dict) -> RecordDataset:
-    n = len(df)
+    mapped = _mapping(ls, "nih", spec, "the cihmlc (21 labels) or nih14 label space")(df, ls)
     paths = df["path"].tolist()
-    if _is_cihmlc(ls):
-        tg = np.stack([M.derive_cihmlc_targets(s or "No Finding", ls) for s in df["finding_labels"]]) if n else \
-            np.zeros((0, len(_labels(ls))), np.float32)
-        info.update(mapping=M.CIHMLC_MAPPING_TEXT, meta_features=[])
-        return RecordDataset(n=n, get_grey=_image_getter(paths), targets={"labels": tg}, label_space=ls,
-                             ids=df["id"].tolist(), paths=paths, info=info, **common)
-    if _is_nih14(ls):
-        tg = df[list(M.NIH14)].to_numpy(np.float32)
-        mm = [M.nih_meta(a, s, v) for a, s, v in zip(df["age"], df["sex"], df["view"])]
-        meta = np.stack([m[0] for m in mm]) if n else np.zeros((0, 3), np.float32)
-        mmask = np.stack([m[1] for m in mm]) if n else np.zeros((0, 3), bool)
-        info.update(mapping=M.NIH14_MAPPING_TEXT, meta_features=list(M.NIH_META_FEATURES))
-        return RecordDataset(n=n, get_grey=_image_getter(paths), targets={"labels": tg}, label_space=ls,
-                             ids=df["id"].tolist(), paths=paths, meta=meta, meta_mask=mmask, info=info, **common)
-    raise _mismatch(spec, ls, "the cihmlc (21 labels) or nih14 label space")
+    info.update(mapping=mapped.text, meta_features=list(mapped.meta_features))
+    return RecordDataset(n=len(df), get_grey=_image_getter(paths), targets=mapped.targets, label_space=ls,
+                         ids=df["id"].tolist(), paths=paths, meta=mapped.meta, meta_mask=mapped.meta_mask, info=info,
+                         **common)
 
 
 def _sample_nih(ls, split, common, spec) -> RecordDataset:
@@ -296,7 +280,7 @@ def _sample_brain(ls, split, common, spec) -> RecordDataset:
     t["id"] = t["path"]
     t["path"] = t["path"].map(lambda p: str(root / p))
     info = {"name": "sample:brain-mri", "split": split, "source": "Brain Tumor MRI Dataset (Nickparvar), test split, 1281 JPEG",
-            "licence": LICENCES["brain-mri"], "mapping": M.BRAIN_MRI_MAPPING_TEXT,
+            "licence": LICENCES["brain-mri"], "mapping": M.mapping_for(ls).texts.get("sample:brain-mri", ""),
             "split_rule": "stratified 70/15/15 (data/samples/brain-mri/splits.csv)"}
     return _classes_dataset(t, spec, ls, common, info)
 
@@ -340,34 +324,24 @@ def _sample_phantoms(ls, split, common, spec) -> RecordDataset:
                          **common)
 
 
-def _jsrt_like_dataset(recs: list[dict], ls, common, info, get_grey, masks=None, synthetic=False, paths=None):
-    from .phantoms import nodule_targets
-
-    tt = [nodule_targets(r, ls) for r in recs]
-    heads = [h.name for h in ls.heads]
-    targets = {}
-    for h in heads:
-        if h == "regression":
-            targets[h] = np.stack([t[0][h] for t in tt]) if tt else np.zeros((0, 3), np.float32)
-        else:
-            targets[h] = np.array([t[0][h] for t in tt], np.int64)
-    reg_mask = np.stack([t[1] for t in tt]) if tt else np.zeros((0, 3), np.float32)
-    return RecordDataset(n=len(recs), get_grey=get_grey, targets=targets, label_space=ls,
+def _nodule_dataset(recs: list[dict], spec: str, ls, common, info, get_grey, masks=None, synthetic=False, paths=None):
+    mapped = _mapping(ls, "nodules", spec, "the resmtnet_jsrt label space")(recs, ls)
+    info["mapping"] = (info.get("mapping", "") + " " + mapped.text).strip()
+    return RecordDataset(n=len(recs), get_grey=get_grey, targets=mapped.targets, label_space=ls,
                          ids=[r["id"] for r in recs], paths=paths, masks=masks, synthetic=synthetic,
-                         reg_mask=reg_mask, info=info, **common)
+                         reg_mask=mapped.reg_mask, info=info, **common)
 
 
 def _sample_nodules(ls, split, common, spec) -> RecordDataset:
-    if not _is_jsrt(ls):
-        raise _mismatch(spec, ls, "the resmtnet_jsrt label space")
+    _mapping(ls, "nodules", spec, "the resmtnet_jsrt label space")  # refuse before generating phantoms
     recs = _gather_phantoms("nodules", split, common["image_size"], ls)
     info = {"name": "sample:nodules", "split": split, "source": "hcview.data.phantoms nodule phantoms (seed 0)",
             "licence": LICENCES["nodules"], "pixel_spacing_mm_2048": 0.175,
             "mapping": "synthetic chest-X-ray-like images with one nodule of known subtlety (contrast), size (mm at "
                        "0.175 mm/px of the 2048 grid), x, y (2048 grid), state, lobe consistent with x, y, diagnosis "
-                       "(shape cue); ~30% non-nodule (regression masked). " + M.JSRT_MAPPING_TEXT}
-    return _jsrt_like_dataset(recs, ls, common, info, _ArrayGetter([r["image"] for r in recs]), masks=[r["mask"] for r in recs],
-                              synthetic=True)
+                       "(shape cue); ~30% non-nodule (regression masked)."}
+    return _nodule_dataset(recs, spec, ls, common, info, _ArrayGetter([r["image"] for r in recs]),
+                           masks=[r["mask"] for r in recs], synthetic=True)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -469,26 +443,20 @@ def build_dataset(data_spec: str, label_space: LabelSpace, split: str, image_siz
             if src.family == "nih14":
                 ds = _nih_dataset(t, data_spec, label_space, common, info)
             elif src.family == "chexpert":
-                if not _is_cihmlc(label_space):
-                    raise _mismatch(data_spec, label_space, "the cihmlc label space")
-                pol = src.notes["policy"]
-                tg = np.stack([M.chexpert_targets(r, label_space, pol) for r in t.to_dict("records")]) if len(t) else \
-                    np.zeros((0, len(_labels(label_space))), np.float32)
-                info["mapping"] = M.chexpert_mapping_text(pol)
-                ds = RecordDataset(n=len(t), get_grey=_image_getter(t["path"].tolist()), targets={"labels": tg},
+                fn = _mapping(label_space, "chexpert", data_spec, "the cihmlc label space")
+                mapped = fn(t.to_dict("records"), label_space, src.notes["policy"])
+                info["mapping"] = mapped.text
+                ds = RecordDataset(n=len(t), get_grey=_image_getter(t["path"].tolist()), targets=mapped.targets,
                                    label_space=label_space, ids=t["id"].tolist(), paths=t["path"].tolist(),
                                    info=info, **common)
             elif src.family == "jsrt":
-                if not _is_jsrt(label_space):
-                    raise _mismatch(data_spec, label_space, "the resmtnet_jsrt label space")
-                info["mapping"] = M.JSRT_MAPPING_TEXT
                 recs = t.to_dict("records")
                 for r in recs:
                     for k in ("x", "y", "size_mm", "subtlety"):
                         if r.get(k) is not None and r[k] != r[k]:
                             r[k] = None
-                ds = _jsrt_like_dataset(recs, label_space, common, info, _image_getter(t["path"].tolist()),
-                                        paths=t["path"].tolist())
+                ds = _nodule_dataset(recs, data_spec, label_space, common, info, _image_getter(t["path"].tolist()),
+                                     paths=t["path"].tolist())
             elif src.family == "classes":
                 ds = _classes_dataset(t, data_spec, label_space, common, info)
             else:

@@ -14,7 +14,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from .gradcam import resolve_output
 from .guard import model_lock
 
 
@@ -25,7 +24,7 @@ def all_label_cams(model: nn.Module, image: torch.Tensor, targets=None, meta=Non
     from pytorch_grad_cam.utils.image import scale_cam_image
 
     ls = model.label_space
-    resolved = ls.all_outputs() if targets is None else [resolve_output(ls, t) for t in targets]
+    resolved = ls.all_outputs() if targets is None else [ls.resolve(t) for t in targets]
     h, w = image.shape[-2:]
     with model_lock(model):
         was_training = model.training

@@ -42,26 +42,6 @@ def output_columns(label_space) -> dict[tuple[str, int], int]:
     return cols
 
 
-def resolve_output(label_space, target) -> tuple[str, int, str]:
-    """``target``: (head, index), 'head:label', 'label' or an index into ``all_outputs()``."""
-    outs = label_space.all_outputs()
-    if isinstance(target, tuple):
-        head, idx = target
-        return head, int(idx), label_space.head(head).labels[int(idx)]
-    if isinstance(target, int):
-        return outs[target]
-    t = str(target)
-    if ":" in t:
-        head, lab = t.split(":", 1)
-        for h, i, l in outs:
-            if h == head and l == lab:
-                return h, i, l
-    matches = [o for o in outs if o[2].lower() == t.lower()]
-    if len(matches) >= 1:
-        return matches[0]
-    raise InputError(f"unknown target label {target!r}; choose from {', '.join(o[2] for o in outs)[:300]}")
-
-
 class OutputTarget:
     """pytorch-grad-cam target: column ``col`` of the concatenated output."""
 
@@ -94,7 +74,7 @@ def gradcam(model: nn.Module, image: torch.Tensor, targets, method: str = "gradc
     cls = _cam_class(method)
     ls = model.label_space
     cols = output_columns(ls)
-    resolved = [resolve_output(ls, t) for t in targets]
+    resolved = [ls.resolve(t) for t in targets]
     maps = []
     with model_lock(model):
         was_training = model.training

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .gradcam import ConcatOutputs, output_columns, resolve_output
+from .gradcam import ConcatOutputs, output_columns
 from .guard import model_lock
 
 RULES_EXACT = "ResNetCanonizer + EpsilonPlusFlat (flat first layer, z+ conv, epsilon linear)"
@@ -124,12 +124,12 @@ def _composite(model: nn.Module, skip: set = frozenset()):
 
 
 def lrp(model: nn.Module, image: torch.Tensor, targets, meta=None, meta_mask=None, text=None) -> list[LRPMap]:
-    """LRP maps for one case (``image`` (1,3,H,W)) and each target (see ``resolve_output``)."""
+    """LRP maps for one case (``image`` (1,3,H,W)) and each target (see ``LabelSpace.resolve``)."""
     from zennit.attribution import Gradient
 
     ls = model.label_space
     cols = output_columns(ls)
-    resolved = [resolve_output(ls, t) for t in targets]
+    resolved = [ls.resolve(t) for t in targets]
     with model_lock(model):
         work = copy.deepcopy(model)
     work.eval()

@@ -13,19 +13,13 @@ Uses the registered trained checkpoint when present; otherwise reports on an unt
 from __future__ import annotations
 
 import copy
-import time
 
 import numpy as np
 import torch
 from torch import nn
 
-from hcview.paths import portable
-
 from .all_labels import all_label_cams
 from .lrp import lrp
-
-DATA = {"resmtnet": ("sample:nodules", "state"), "hcnet": ("sample:phantoms", "disease")}
-
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     from scipy.stats import spearmanr
@@ -116,50 +110,11 @@ def explanation_validity(model: nn.Module, items: list[dict], head: str, methods
     return res
 
 
-def _nan_to_none(o):
+def nan_to_none(o):
     if isinstance(o, dict):
-        return {k: _nan_to_none(v) for k, v in o.items()}
+        return {k: nan_to_none(v) for k, v in o.items()}
     if isinstance(o, list):
-        return [_nan_to_none(v) for v in o]
+        return [nan_to_none(v) for v in o]
     if isinstance(o, float) and not np.isfinite(o):
         return None
     return o
-
-
-def run_validity(model_id: str = "resmtnet", variant: str = "demo", n_cases: int = 16, split: str = "test",
-                 methods=("gradcam", "lrp"), out_path=None) -> dict:
-    """Measure on the model's phantom set; write ``models/explanation_validity.json`` (merged per model)."""
-    import json
-
-    from hcview import paths
-    from hcview.data.datasets import build_dataset
-    from hcview.infer.predictor import get_predictor
-    from hcview.io_utils import atomic_write_json
-
-    data_spec, head = DATA[model_id]
-    pr = get_predictor(model_id, variant)
-    ds = build_dataset(data_spec, pr.label_space, split, pr.input_size, pr.spec.mean, pr.spec.std)
-    items = []
-    for i in range(len(ds)):
-        it = ds[i]
-        if "mask" in it and int(it["mask"].sum()) > 0:
-            it["image"] = it["image"].to(pr.device)
-            items.append(it)
-        if len(items) >= n_cases:
-            break
-    t0 = time.perf_counter()
-    with pr.lock:
-        model = copy.deepcopy(pr.model)
-    r = explanation_validity(model, items, head, methods)
-    r.update({"model": model_id, "variant": variant, "data": f"{data_spec} ({split})", "untrained": pr.untrained,
-              "checkpoint": portable(pr.checkpoint) if pr.checkpoint else None,
-              "checkpoint_sha256": pr.card.get("sha256"), "seconds": round(time.perf_counter() - t0, 1),
-              "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-    out_path = out_path or paths.models_dir() / "explanation_validity.json"
-    try:
-        allr = json.loads(open(out_path).read())
-    except (OSError, ValueError):
-        allr = {}
-    allr[f"{model_id}-{variant}"] = _nan_to_none(r)
-    atomic_write_json(out_path, allr)
-    return _nan_to_none(r)

@@ -1,4 +1,6 @@
-"""Predictors: one per paper model, loaded once, shared by every session (see ``hcview.ui.loaders``).
+"""Predictors: the shared prediction and explanation path; each paper's module subclasses :class:`Predictor`
+to give its results their own structure (``structure``) and extra inputs (``record_inputs``), and names the
+subclass in its spec. Loaded once, shared by every session (see ``hcview.ui.loaders``).
 
 ``get_predictor(model_id, variant)`` loads the registered checkpoint (``models/<id>-<variant>.pt``,
 sha256-verified) or, when there is none, builds an untrained randomly initialised model that is
@@ -22,9 +24,7 @@ from hcview.models.registry import create_model, get_spec
 from . import results as R
 from .mc_dropout import DEFAULT_PASSES, mc_samples, summarize, to_probs
 
-NIH_COLUMNS = {"age": ("age", "patient age", "patient_age"), "sex": ("sex", "patient gender", "gender", "patient_sex"),
-               "view": ("view", "view position", "viewposition", "view_position")}
-
+METHODS = ("gradcam", "gradcam++", "eigencam", "lrp")  # the one vocabulary of explanation methods
 
 class Predictor:
     task = "generic"
@@ -108,9 +108,9 @@ class Predictor:
 
     # ---- explanations ------------------------------------------------------------------------------
     def targets_for(self, res: R.CaseResult, spec: str = "top3") -> list[tuple[str, int]]:
-        """'all', 'topN' (highest probabilities across classification outputs) or a label / 'head:label'."""
-        from hcview.explain.gradcam import resolve_output
-
+        """The one rule for what to explain (page, CLI and report): 'all'; 'topN', the highest probabilities
+        across classification outputs, skipping single-class heads; 'default', the top output of the most specific
+        head; or labels / 'head:label', comma-separated."""
         outs = self.label_space.all_outputs()
         if spec in (None, "", "all"):
             return [(h, i) for h, i, _ in outs]
@@ -120,101 +120,47 @@ class Predictor:
             ranked = sorted([o for o in outs if self.label_space.head(o[0]).size > 1] or outs,
                             key=lambda o: -res.probs[o[0]][o[1]])
             return [(h, i) for h, i, _ in ranked[:k]]
-        return [resolve_output(self.label_space, t.strip())[:2] for t in str(spec).split(",") if t.strip()]
+        if spec == "default":
+            return self.targets_for(res, "ranked")[:1]
+        if spec == "ranked":
+            # every classification output, most specific head first (a one-class head, e.g. the single anatomy
+            # of the brain-MRI taxonomy, is trivially certain and has a blank map), then by probability
+            heads = [h for h in self.label_space.heads if h.kind != "regression" and h.size > 1] or \
+                [h for h in self.label_space.heads if h.kind != "regression"]
+            order = {h.name: -i for i, h in enumerate(heads)}
+            ranked = sorted((o for o in outs if o[0] in order), key=lambda o: (order[o[0]], -res.probs[o[0]][o[1]]))
+            return [(h, i) for h, i, _ in ranked]
+        return [self.label_space.resolve(t.strip())[:2] for t in str(spec).split(",") if t.strip()]
 
-    def explain(self, res: R.CaseResult, methods=("gradcam",), targets="top3", cam_method: str = "gradcam") -> list[dict]:
-        """Heat maps for ``targets``: dicts ``{label, head, index, method, map (H,W in [0,1]), approximate, ...}``."""
+    def explain(self, res: R.CaseResult, methods=("gradcam",), targets="top3") -> list[dict]:
+        """Heat maps for ``targets`` (see :meth:`targets_for`) by each of ``methods`` (:data:`METHODS`): dicts
+        ``{label, head, index, method, map (H,W in [0,1]), approximate, ...}``."""
         from hcview.explain.all_labels import all_label_cams
         from hcview.explain.gradcam import gradcam
         from hcview.explain.lrp import lrp
 
+        bad = [m for m in methods if m not in METHODS]
+        if bad:
+            raise InputError(f"unknown explanation method {bad[0]!r}; use one of {', '.join(METHODS)}")
         tg = self.targets_for(res, targets) if isinstance(targets, str) else list(targets)
         x, kw = res.inputs["x"], {k: v for k, v in res.inputs.items() if k != "x"}
         maps = []
         for method in methods:
-            if method == "gradcam":
-                if cam_method == "gradcam":
-                    cams = all_label_cams(self.model, x, tg, **kw)  # one backbone pass for every target
-                else:
-                    cams = gradcam(self.model, x, tg, cam_method, **kw)
-                for (h, i), c in zip(tg, cams):
-                    maps.append({"label": self.label_space.head(h).labels[i], "head": h, "index": i,
-                                 "method": cam_method, "map": c, "approximate": False})
-            elif method == "lrp":
+            if method == "lrp":
                 for m in lrp(self.model, x, tg, **kw):
-                    pos = m.heatmap
-                    maps.append({"label": m.label, "head": m.head, "index": m.index, "method": "lrp", "map": pos,
+                    maps.append({"label": m.label, "head": m.head, "index": m.index, "method": "lrp", "map": m.heatmap,
                                  "approximate": m.approximate, "conservation": m.conservation, "rules": m.rules,
                                  "relevance": m.relevance})
+                continue
+            if method == "gradcam":
+                cams = all_label_cams(self.model, x, tg, **kw)  # one backbone pass for every target
             else:
-                raise InputError(f"unknown explanation method {method!r}; use gradcam or lrp")
+                cams = gradcam(self.model, x, tg, method, **kw)
+            for (h, i), c in zip(tg, cams):
+                maps.append({"label": self.label_space.head(h).labels[i], "head": h, "index": i,
+                             "method": method, "map": c, "approximate": False})
         return maps
 
-
-class HCNetPredictor(Predictor):
-    task = "hierarchical"
-
-    def structure(self, res):
-        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty)
-        res.detail = R.hierarchy_detail(self.label_space, res.probs)
-
-
-class CIHMLCPredictor(Predictor):
-    task = "multilabel_tree"
-
-    def structure(self, res):
-        parents = {c: p for p, c in self.label_space.edges}
-        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty, parents)
-        res.detail = R.tree_detail(self.label_space, res.probs)
-
-
-class MedFusionPredictor(Predictor):
-    task = "multimodal_multilabel"
-
-    def record_inputs(self, record):
-        if not record:
-            return {}
-        from hcview.data.mappings import nih_meta
-
-        low = {str(k).strip().lower(): v for k, v in record.items()}
-        got = {f: next((low[c] for c in cands if c in low), None) for f, cands in NIH_COLUMNS.items()}
-        vals, mask = nih_meta(got["age"], got["sex"], got["view"])
-        kw = {"meta": torch.as_tensor(vals)[None].to(self.device), "meta_mask": torch.as_tensor(mask)[None].to(self.device)}
-        text = next((low[c] for c in ("text", "report", "findings", "note") if c in low and isinstance(low[c], str)), None)
-        if text:
-            from hcview.models.text import tokenize
-
-            kw["text"] = tokenize(text, self.model.vocab_size, self.model.max_text).to(self.device)
-        return kw
-
-    def structure(self, res):
-        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty)
-        kw = res.inputs
-        used = ["image"] + (["record"] if "meta" in kw else []) + (["text"] if "text" in kw else [])
-        detail = {"modalities": used}
-        if "meta_mask" in kw:
-            from hcview.data.mappings import NIH_META_FEATURES
-
-            detail["record_features"] = {f: bool(m) for f, m in zip(NIH_META_FEATURES, kw["meta_mask"][0].tolist())}
-        res.detail = detail
-
-
-class ResMTNetPredictor(Predictor):
-    task = "multitask"
-
-    def structure(self, res):
-        ls = self.label_space
-        res.outputs = R.rows_from(ls, res.probs, res.uncertainty)
-        detail = R.multitask_detail(ls, res.probs)
-        sd = res.uncertainty["regression"].std if res.uncertainty else None
-        spacing = res.loaded.meta.get("pixel_spacing_mm") if res.loaded.kind == "dicom" else None
-        detail["regression"] = R.regression_detail(ls, res.probs["regression"], res.image_shape, spacing, sd)
-        detail["regression"]["nodule_predicted"] = detail["prediction"].get("state") != "non-nodule"
-        res.detail = detail
-
-
-PREDICTORS = {"hcnet": HCNetPredictor, "cihmlc": CIHMLCPredictor, "medfusionnet": MedFusionPredictor,
-              "resmtnet": ResMTNetPredictor}
 
 _CACHE: dict = {}
 _CACHE_LOCK = threading.Lock()
@@ -222,11 +168,11 @@ _CACHE_LOCK = threading.Lock()
 
 def get_predictor(model_id: str, variant: str = "demo", device=None, fresh: bool = False) -> Predictor:
     """Process-wide cache: one predictor per (model, variant, device). The UI wraps this in st.cache_resource."""
-    get_spec(model_id)
+    spec = get_spec(model_id)
     key = (model_id, variant, str(device))
     with _CACHE_LOCK:
         if fresh or key not in _CACHE:
-            _CACHE[key] = PREDICTORS.get(model_id, Predictor)(model_id, variant, device)
+            _CACHE[key] = (spec.predictor or Predictor)(model_id, variant, device)
         return _CACHE[key]
 
 

@@ -9,6 +9,7 @@ marked ``interrupted``.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from hcview import paths
 from hcview.errors import JobError
+
+from .proc import proc_start_time
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
@@ -147,10 +150,6 @@ class JobStore:
 
     # -- transitions called by the job's own process ---------------------------------------------
     def mark_running(self, job_id: str) -> None:
-        import os
-
-        from hcview.jobs.runner import proc_start_time
-
         pid = os.getpid()
         with self.connect() as c:
             c.execute("UPDATE jobs SET status = 'running', pid = ?, pid_start = ?, started = COALESCE(started, ?) "

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from hcview.errors import ModelError
+from hcview.errors import InputError, ModelError
 
 TAXONOMY_DIR = Path(__file__).resolve().parent / "taxonomies"
 
@@ -62,6 +62,26 @@ class LabelSpace:
     def all_outputs(self) -> list[tuple[str, int, str]]:
         """Every scalar output as (head, index, label): what Grad-CAM 'all labels' iterates over."""
         return [(h.name, i, lab) for h in self.heads if h.kind != "regression" for i, lab in enumerate(h.labels)]
+
+    def resolve(self, target) -> tuple[str, int, str]:
+        """One output as (head, index, label). ``target``: (head, index), 'head:label', 'label' (case-insensitive)
+        or an index into :meth:`all_outputs`."""
+        outs = self.all_outputs()
+        if isinstance(target, tuple):
+            head, idx = target
+            return head, int(idx), self.head(head).labels[int(idx)]
+        if isinstance(target, int):
+            return outs[target]
+        t = str(target)
+        if ":" in t:
+            head, lab = t.split(":", 1)
+            for h, i, name in outs:
+                if h == head and name == lab:
+                    return h, i, name
+        matches = [o for o in outs if o[2].lower() == t.lower()]
+        if matches:
+            return matches[0]
+        raise InputError(f"unknown target label {target!r}; choose from {', '.join(o[2] for o in outs)[:300]}")
 
     # ---- taxonomy3 ----------------------------------------------------------
     def parent_of(self, disease: str) -> tuple[str, str]:

@@ -2,9 +2,15 @@
 
 ``paper`` is the paper's exact configuration; ``demo`` is the same architecture family sized to
 train on a 2-core CPU (smaller input, smaller member of the same backbone family).
+
+Each paper lives in one module of :mod:`hcview.papers`, which builds its :class:`ModelSpec` (architecture,
+variants, label spaces, loss builder, predictor class, data mapping, Case-review panel, card extras) and calls
+:func:`register`. The registry discovers that package by name the first time a spec is asked for, so lower
+layers reach paper-specific code only through the spec, never by importing a paper.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -51,6 +57,14 @@ class ModelSpec:
     lrp: str = ""  # 'resnet-canonizer' (exact rules) or an 'approximate' rule-set description
     train_defaults: dict = field(default_factory=dict, hash=False)
     notes: str = ""
+    # ---- paper-specific behaviour, provided by the paper's module (hcview/papers/<id>.py) ----
+    loss: Callable | None = field(default=None, hash=False)  # (cfg, train_dataset, label_space) -> (fn, info)
+    predictor: type | None = field(default=None, hash=False)  # hcview.infer.predictor.Predictor subclass
+    data: Any = field(default=None, hash=False)  # hcview.data.mappings.DataMapping
+    panel: str = ""  # "module:function" of the Case-review panel (hcview/ui/panels), resolved by the UI
+    card_extras: Callable[[dict], dict] | None = field(default=None, hash=False)  # card -> {title: text}
+    validity_data: tuple[str, str] | None = None  # (data spec with lesion masks, head) for explanation validity
+    order: int = 100  # position in listings
 
     def variant(self, name: str) -> Variant:
         try:
@@ -82,14 +96,32 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
+_DISCOVERED = False
+PAPERS_PACKAGE = "hcview.papers"
+
+
 def _ensure_loaded():
-    if not _REGISTRY:
-        from . import entries  # noqa: F401  (registers the four papers)
+    """Import every paper module once (plugin discovery by package name; see the module docstring)."""
+    global _DISCOVERED
+    if not _DISCOVERED:
+        _DISCOVERED = True
+        importlib.import_module(PAPERS_PACKAGE)
 
 
 def list_models() -> list[str]:
     _ensure_loaded()
-    return list(_REGISTRY)
+    return sorted(_REGISTRY, key=lambda m: (_REGISTRY[m].order, m))
+
+
+def spec_for_label_space(label_space) -> ModelSpec | None:
+    """The paper whose variants use ``label_space`` (a LabelSpace or its name), or None for a user's own space."""
+    _ensure_loaded()
+    name = getattr(label_space, "name", label_space)
+    for mid in list_models():
+        spec = _REGISTRY[mid]
+        if any(load_label_space(v.label_space).name == name for v in spec.variants.values()):
+            return spec
+    return None
 
 
 def get_spec(model_id: str) -> ModelSpec:

@@ -1,16 +1,13 @@
-"""Loss functions of the four papers, each small enough to check by hand (see tests/test_losses.py).
+"""Loss building blocks shared by the papers, each small enough to check by hand (see tests/test_losses.py).
+The papers' own losses (HC-Net's three-head CE, CIHMLC's HBCE, Res-MTNet's multi-task sum) and their
+builders live in each paper's module (``hcview/papers/<id>.py``).
 
 - :func:`class_weights` ``w_i = N / (C * n_i)`` from training-split counts (HC-Net). A class with
   zero training examples gets weight 0: it cannot be learnt from this split, and a finite
   clipped weight would be an arbitrary choice. ``N`` counts only known labels (>= 0).
-- :func:`hcnet_loss` CE(anatomy) + CE(category) + class-weighted CE(disease).
-- :func:`hbce_loss` mean BCE + lambda * mean over batch of sum over edges w(p, c) * penalty(p, c), with
-  ``faithful`` (constant 0/1 indicator, no gradient: trains exactly like BCE, as the authors' code) or
-  ``surrogate`` (w * relu(p_child - p_parent), differentiable) indicators, and :func:`hbce_edge_weights`
-  for the fixed (beta) and data-driven modes.
+- :func:`weighted_ce`, :func:`masked_bce`, :func:`masked_mse` ignore unknown targets.
 - :func:`focal_loss` class-weighted multi-label focal loss (MedFusionNet).
-- :func:`resmtnet_loss` label-smoothed CE on the softmax heads + masked MSE on x, y, size, weighted sum.
-- :func:`build_criterion` picks one from ``train_defaults['loss']``.
+- :func:`build_criterion` asks the model's spec for its loss.
 """
 from __future__ import annotations
 
@@ -21,9 +18,6 @@ import torch
 import torch.nn.functional as F
 
 from hcview.errors import InputError
-
-HBCE_EPS = 1e-6
-
 
 # ---------------------------------------------------------------------------------------------
 # class weights
@@ -64,33 +58,6 @@ def weighted_ce(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor
     return F.cross_entropy(logits, target, weight=w, ignore_index=-100, label_smoothing=label_smoothing)
 
 
-def hcnet_loss(outputs: dict, targets: dict, disease_weight: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
-    la = weighted_ce(outputs["anatomy"], targets["anatomy"])
-    lc = weighted_ce(outputs["category"], targets["category"])
-    ld = weighted_ce(outputs["disease"], targets["disease"], disease_weight)
-    return la + lc + ld, {"anatomy": la.detach(), "category": lc.detach(), "disease": ld.detach()}
-
-
-# ---------------------------------------------------------------------------------------------
-# HBCE (CIHMLC)
-def hbce_edge_weights(targets, edges: list[tuple[int, int]], mode: str = "data", beta: float = 1.0,
-                      eps: float = HBCE_EPS) -> torch.Tensor:
-    """One weight per (parent, child) edge. ``fixed``: beta. ``data`` (authors' code):
-    ``1 - (n(parent=0, child=1) + eps) / (n(parent=0) + 2 eps)`` over the training targets."""
-    if mode == "fixed":
-        return torch.full((len(edges),), float(beta))
-    if mode != "data":
-        raise InputError(f"unknown HBCE mode {mode!r}; use fixed or data")
-    y = np.asarray(targets, dtype=float)
-    w = []
-    for p, c in edges:
-        known = np.isfinite(y[:, p]) & np.isfinite(y[:, c]) & (y[:, p] >= 0) & (y[:, c] >= 0)
-        p0 = known & (y[:, p] == 0)
-        p0c1 = p0 & (y[:, c] == 1)
-        w.append(1.0 - (p0c1.sum() + eps) / (p0.sum() + 2 * eps))
-    return torch.tensor(w, dtype=torch.float32)
-
-
 def masked_bce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean BCE over known entries (NaN or < 0 = unknown)."""
     known = torch.isfinite(y) & (y >= 0)
@@ -99,31 +66,6 @@ def masked_bce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     yy = torch.where(known, y, torch.zeros_like(y))
     loss = F.binary_cross_entropy_with_logits(logits, yy, reduction="none")
     return (loss * known).sum() / known.sum()
-
-
-def hbce_penalty(prob: torch.Tensor, edges: list[tuple[int, int]], weights: torch.Tensor,
-                 indicator: str = "faithful") -> torch.Tensor:
-    """Mean over the batch of ``sum_edges w * penalty``. ``faithful``: 1[p_parent < .5 and p_child > .5]
-    as a constant (no gradient). ``surrogate``: ``relu(p_child - p_parent)``."""
-    if not edges:
-        return prob.sum() * 0.0
-    pi = torch.tensor([p for p, _ in edges], device=prob.device)
-    ci = torch.tensor([c for _, c in edges], device=prob.device)
-    pp, pc = prob[:, pi], prob[:, ci]
-    w = weights.to(prob.device, prob.dtype)
-    if indicator == "faithful":
-        ind = ((pp.detach() < 0.5) & (pc.detach() > 0.5)).to(prob.dtype)
-        return (ind * w).sum(1).mean()
-    if indicator == "surrogate":
-        return (torch.relu(pc - pp) * w).sum(1).mean()
-    raise InputError(f"unknown HBCE indicator {indicator!r}; use faithful or surrogate")
-
-
-def hbce_loss(logits: torch.Tensor, y: torch.Tensor, edges, weights, lam: float = 0.5,
-              indicator: str = "faithful") -> tuple[torch.Tensor, dict]:
-    bce = masked_bce(logits, y)
-    pen = hbce_penalty(torch.sigmoid(logits.float()), edges, weights, indicator)
-    return bce + lam * pen, {"bce": bce.detach(), "penalty": pen.detach()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,7 +89,7 @@ def focal_loss(logits: torch.Tensor, y: torch.Tensor, gamma: float = 2.0, alpha:
 
 
 # ---------------------------------------------------------------------------------------------
-# Res-MTNet
+# regression (Res-MTNet)
 def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """MSE over entries with ``mask == 1`` (non-nodule cases have no x, y, size); 0 if none."""
     m = mask.to(pred.dtype)
@@ -157,74 +99,11 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> 
     return (((pred - t) ** 2) * m).sum() / m.sum()
 
 
-def resmtnet_loss(outputs: dict, targets: dict, reg_mask: torch.Tensor, weights: dict, softmax_heads: list[str],
-                  reg_labels: list[str], label_smoothing: float = 0.1) -> tuple[torch.Tensor, dict]:
-    parts = {}
-    total = 0.0
-    for h in softmax_heads:
-        l = weighted_ce(outputs[h], targets[h], label_smoothing=label_smoothing)
-        parts[h] = l
-        total = total + float(weights.get(h, 1.0)) * l
-    if "regression" in outputs:
-        pred, tgt = outputs["regression"].float(), targets["regression"].float()
-        for i, name in enumerate(reg_labels):
-            l = masked_mse(pred[:, i], tgt[:, i], reg_mask[:, i])
-            parts[name] = l
-            total = total + float(weights.get(name, 1.0)) * l
-    return total, {k: v.detach() for k, v in parts.items()}
-
-
 # ---------------------------------------------------------------------------------------------
 def build_criterion(spec, variant, cfg: dict, train_dataset, label_space=None) -> tuple[Callable, dict]:
-    """Return ``(fn(outputs, batch) -> (loss, parts), info)``; ``info`` (class weights, HBCE weights...)
-    goes into the model card. Weights are computed from the training split's targets."""
-    loss = cfg.get("loss")
+    """The paper's loss (its module's ``build_loss``): ``(fn(outputs, batch) -> (loss, parts), info)``; ``info``
+    (class weights, HBCE weights...) goes into the model card. Weights come from the training split's targets."""
     ls = label_space or getattr(train_dataset, "label_space", None) or spec.label_space(getattr(variant, "name", variant))
-    info: dict = {"loss": loss}
-    if loss == "hcnet":
-        dis = ls.head("disease")
-        w = class_weights(train_dataset.targets_array("disease"), dis.size)
-        info["disease_class_weights"] = dict(zip(dis.labels, [round(float(x), 4) for x in w]))
-
-        def fn(outputs, batch):
-            return hcnet_loss(outputs, batch["targets"], w)
-        return fn, info
-    if loss == "hbce":
-        head = ls.heads[0]
-        edges = ls.edge_index()
-        mode, ind, lam = cfg.get("hbce_mode", "data"), cfg.get("hbce_indicator", "faithful"), float(cfg.get("hbce_lambda", 0.5))
-        ew = hbce_edge_weights(train_dataset.targets_array(head.name), edges, mode, float(cfg.get("hbce_beta", 1.0)))
-        info.update({"hbce_mode": mode, "hbce_indicator": ind, "hbce_lambda": lam,
-                     "hbce_beta": float(cfg.get("hbce_beta", 1.0)) if mode == "fixed" else None,
-                     "hbce_edge_weights": {f"{head.labels[p]}->{head.labels[c]}": round(float(x), 6)
-                                           for (p, c), x in zip(edges, ew)}})
-
-        def fn(outputs, batch):
-            return hbce_loss(outputs[head.name], batch["targets"][head.name], edges, ew, lam, ind)
-        return fn, info
-    if loss == "focal":
-        head = ls.heads[0]
-        alpha = multilabel_pos_weights(train_dataset.targets_array(head.name)) if cfg.get("focal_class_weights", True) else None
-        gamma = float(cfg.get("focal_gamma", 2.0))
-        info.update({"focal_gamma": gamma,
-                     "focal_alpha": dict(zip(head.labels, [round(float(x), 4) for x in alpha])) if alpha is not None else None})
-
-        def fn(outputs, batch):
-            l = focal_loss(outputs[head.name], batch["targets"][head.name], gamma, alpha)
-            return l, {"focal": l.detach()}
-        return fn, info
-    if loss == "resmtnet":
-        sm = [h.name for h in ls.heads if h.kind == "softmax"]
-        reg = next((h for h in ls.heads if h.kind == "regression"), None)
-        reg_labels = list(reg.labels) if reg else []
-        tw = dict(cfg.get("task_weights") or {})
-        eps = float(cfg.get("label_smoothing", 0.1))
-        info.update({"task_weights": tw, "label_smoothing": eps})
-
-        def fn(outputs, batch):
-            mask = batch.get("reg_mask")
-            if mask is None:
-                mask = torch.ones_like(outputs["regression"]) if "regression" in outputs else None
-            return resmtnet_loss(outputs, batch["targets"], mask, tw, sm, reg_labels, eps)
-        return fn, info
-    raise InputError(f"unknown loss {loss!r} in the training config")
+    if spec.loss is None:
+        raise InputError(f"model {spec.id!r} has no loss builder")
+    return spec.loss(cfg, train_dataset, ls)

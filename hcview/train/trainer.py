@@ -366,8 +366,6 @@ def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = 
         "id": spec.id, "variant": variant.name, "training": {k: v for k, v in cfg.items() if not k.startswith("_")},
         "data": {"spec": cfg["data"], "info": info, "n_train": len(train_ds), "n_val": len(val_ds), "n_test": len(test_ds)},
         "loss": loss_info, "select": select, "world_size": dctx.world_size,
-        "hbce": {k: loss_info.get(k) for k in ("hbce_mode", "hbce_indicator", "hbce_lambda", "hbce_beta")}
-        if loss_info.get("loss") == "hbce" else None,
     }
     if main:
         log(f"train {spec.id}/{variant.name} on {cfg['data']}: {len(train_ds)} train / {len(val_ds)} val / "

@@ -1,5 +1,6 @@
-"""Cached loaders for the case-review page. One predictor per (model, variant) is shared by every
-session (``st.cache_resource``); its per-model lock and the per-call LRP deepcopy keep sessions apart."""
+"""Loaders for the pages. One predictor per (model, variant) is shared by every session: the library's own
+process-wide cache (``hcview.infer.predictor.get_predictor``), so a model is never in memory twice; its per-model
+lock and the per-call LRP deepcopy keep sessions apart."""
 from __future__ import annotations
 
 import json
@@ -7,11 +8,10 @@ import json
 import streamlit as st
 
 
-@st.cache_resource(show_spinner="Loading model…")
 def predictor(model_id: str, variant: str = "demo"):
-    from hcview.infer.predictor import Predictor, PREDICTORS
+    from hcview.infer.predictor import get_predictor
 
-    return PREDICTORS.get(model_id, Predictor)(model_id, variant)
+    return get_predictor(model_id, variant)
 
 
 @st.cache_data(ttl=30, show_spinner=False)

@@ -48,8 +48,12 @@ def model_card_view(model_id: str, variant: str) -> None:
     st.success(f"Checkpoint `{ckpt.name}` · sha256 `{card.get('sha256', '')[:12]}…` · saved {card.get('saved_at', '?')}")
     if not card.get("pretrained"):
         st.warning(card.get("pretrained_notice") or "Trained from random initialisation (no ImageNet weights).")
-    if card.get("hbce"):
-        st.info(f"HBCE: {card['hbce']}")
+    for title, value in (spec.card_extras(card) if spec.card_extras else {}).items():
+        if isinstance(value, dict):
+            st.markdown(f"**{title}**")
+            st.dataframe(pd.DataFrame({"": list(value), "value": list(value.values())}), hide_index=True)
+        else:
+            st.markdown(f"**{title}:** {value}")
     m = card.get("metrics", {})
     cols = st.columns(2)
     for col, split in zip(cols, ("val", "test")):
@@ -59,7 +63,7 @@ def model_card_view(model_id: str, variant: str) -> None:
             if t is None:
                 st.caption("none recorded")
             else:
-                st.dataframe(t, hide_index=True, use_container_width=True)
+                st.dataframe(t, hide_index=True, width="stretch")
     data = card.get("data")
     if data:
         with st.expander("Data and label mapping"):

@@ -39,7 +39,8 @@ def hierarchy_tree(detail: dict, probs: dict, labels: dict) -> go.Figure:
             for d in dis:
                 ids.append(f"{a}/{c}/{d}"), parents.append(f"{a}/{c}"), vals.append(float(pd_.get(d, 0)))
                 text.append(f"{d} {pd_.get(d, 0):.2f}")
-    fig = go.Figure(go.Sunburst(ids=ids, parents=parents, values=[max(v, 1e-3) for v in vals], text=text,
+    fig = go.Figure(go.Sunburst(ids=ids, labels=[i.rsplit("/", 1)[-1] for i in ids], parents=parents,
+                                values=[max(v, 1e-3) for v in vals], text=text,
                                 textinfo="text", branchvalues="remainder", hovertemplate="%{text}<extra></extra>"))
     fig.update_layout(height=380, margin=dict(l=0, r=0, t=10, b=0))
     return fig

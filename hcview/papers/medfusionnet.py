@@ -11,6 +11,11 @@
 
 Grad-CAM target: ``cnn_out``, the final CNN-branch map after the last T2C interaction (the paper
 computes Grad-CAM on the DenseNet branch).
+
+Everything paper-specific lives in this module: the architecture, its variants, the focal loss set-up, the
+predictor's record handling (age/sex/view columns, report text), the NIH data mapping and the Case-review
+panel (``hcview/ui/panels/medfusionnet.py``). The two-stage risk stratification of tabular records is
+:mod:`hcview.risk`.
 """
 from __future__ import annotations
 
@@ -20,9 +25,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones import WeightsResult
-from .base import HCModel
-from .labels import LabelSpace
+import numpy as np
+
+from hcview.data.mappings import NIH14, DataMapping, Mapped
+from hcview.infer import results as R
+from hcview.infer.predictor import Predictor
+from hcview.models.backbones import WeightsResult
+from hcview.models.base import HCModel
+from hcview.models.labels import LabelSpace
+from hcview.models.registry import ModelSpec, Variant, register
+from hcview.models.text import tokenize
+from hcview.train.losses import focal_loss, multilabel_pos_weights
 
 
 class DenseLayer(nn.Module):
@@ -206,3 +219,122 @@ class MedFusionNet(HCModel):
         ts = [t.detach() for t in ts]
         act = cs[2]
         return act, lambda a: self.forward_head(self._fuse(self._image_tokens([c1, c2, a], ts), meta, meta_mask, text))
+
+
+# ---- data: NIH ChestX-ray14 findings + age/sex/view ---------------------------------------------
+NIH_META_FEATURES = ("age/100", "sex (M=1, F=0)", "view (PA=1, AP=0)")
+NIH14_MAPPING_TEXT = ("NIH ChestX-ray14 14 findings -> nih14 (identity); metadata features [age/100, sex M=1/F=0, "
+                      "view PA=1/AP=0], missing values masked; no report text in NIH (text = '').")
+
+
+def nih_meta(age, sex, view) -> tuple[np.ndarray, np.ndarray]:
+    vals = np.zeros(3, dtype=np.float32)
+    mask = np.zeros(3, dtype=bool)
+    try:
+        a = float(age)
+        if a == a and 0 <= a < 130:
+            vals[0], mask[0] = a / 100.0, True
+    except (TypeError, ValueError):
+        pass
+    s = str(sex).strip().upper()[:1]
+    if s in ("M", "F"):
+        vals[1], mask[1] = float(s == "M"), True
+    v = str(view).strip().upper()
+    if v in ("PA", "AP"):
+        vals[2], mask[2] = float(v == "PA"), True
+    return vals, mask
+
+
+
+# column names accepted for each feature in a records CSV (NIH's own names included)
+RECORD_COLUMNS = {"age": ("age", "patient age", "patient_age"), "sex": ("sex", "patient gender", "gender", "patient_sex"),
+                  "view": ("view", "view position", "viewposition", "view_position")}
+TEXT_COLUMNS = ("text", "report", "findings", "note")
+
+
+def nih_targets(table, ls: LabelSpace) -> Mapped:
+    """NIH table -> the 14 findings (identity) plus the three metadata features with a presence mask."""
+    n = len(table)
+    mm = [nih_meta(a, s, v) for a, s, v in zip(table["age"], table["sex"], table["view"])]
+    return Mapped({"labels": table[list(NIH14)].to_numpy(np.float32)}, NIH14_MAPPING_TEXT,
+                  meta=np.stack([m[0] for m in mm]) if n else np.zeros((0, 3), np.float32),
+                  meta_mask=np.stack([m[1] for m in mm]) if n else np.zeros((0, 3), bool),
+                  meta_features=NIH_META_FEATURES)
+
+
+class MedFusionPredictor(Predictor):
+    """Image plus an optional record (age / sex / view columns, free text from a report/text column)."""
+
+    def record_inputs(self, record):
+        if not record:
+            return {}
+        low = {str(k).strip().lower(): v for k, v in record.items()}
+        got = {f: next((low[c] for c in cands if c in low), None) for f, cands in RECORD_COLUMNS.items()}
+        vals, mask = nih_meta(got["age"], got["sex"], got["view"])
+        kw = {"meta": torch.as_tensor(vals)[None].to(self.device), "meta_mask": torch.as_tensor(mask)[None].to(self.device)}
+        text = next((low[c] for c in TEXT_COLUMNS if c in low and isinstance(low[c], str)), None)
+        if text:
+            kw["text"] = tokenize(text, self.model.vocab_size, self.model.max_text).to(self.device)
+        return kw
+
+    def structure(self, res):
+        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty)
+        kw = res.inputs
+        used = ["image"] + (["record"] if "meta" in kw else []) + (["text"] if "text" in kw else [])
+        detail = {"modalities": used}
+        if "meta_mask" in kw:
+            detail["record_features"] = {f: bool(m) for f, m in zip(NIH_META_FEATURES, kw["meta_mask"][0].tolist())}
+        res.detail = detail
+
+
+def build_loss(cfg: dict, train_dataset, ls: LabelSpace):
+    """Class-weighted multi-label focal loss (weights from the training split's positives)."""
+    head = ls.heads[0]
+    alpha = multilabel_pos_weights(train_dataset.targets_array(head.name)) if cfg.get("focal_class_weights", True) else None
+    gamma = float(cfg.get("focal_gamma", 2.0))
+    info = {"loss": "focal", "focal_gamma": gamma,
+            "focal_alpha": dict(zip(head.labels, [round(float(x), 4) for x in alpha])) if alpha is not None else None}
+
+    def criterion(outputs, batch):
+        loss = focal_loss(outputs[head.name], batch["targets"][head.name], gamma, alpha)
+        return loss, {"focal": loss.detach()}
+    return criterion, info
+
+
+def card_extras(card: dict) -> dict:
+    loss = card.get("loss") or {}
+    out = {}
+    if loss.get("focal_gamma") is not None:
+        out["Focal loss"] = f"gamma = {loss['focal_gamma']}, positive-class weights from the training split"
+    feats = ((card.get("data") or {}).get("info") or {}).get("meta_features")
+    if feats:
+        out["Record features"] = ", ".join(feats)
+    return out
+
+
+SPEC = register(ModelSpec(
+    id="medfusionnet", name="MedFusionNet", modality="Chest X-ray + clinical record + text", order=2,
+    task="multimodal_multilabel",
+    paper="MedFusionNet: hybrid CNN-transformer multimodal fusion for multilabel classification and cancer risk stratification",
+    doi="(see paper text)",
+    builder=MedFusionNet,
+    variants={
+        "paper": Variant("paper", 224, "nih14", {"growth": 32, "blocks": (6, 12, 24), "stem": 64, "token_dims": (128, 256, 384),
+                                                 "token_depth": (2, 2, 2), "heads": 8, "patch": 8, "fpn_dim": 256, "n_meta": 3},
+                         data="nih:PATH", description="Dense blocks 6-12-24 + 3-stage transformer, 224x224, NIH 14 labels + age/sex/view."),
+        "demo": Variant("demo", 64, "nih14", {"growth": 12, "blocks": (2, 4, 4), "stem": 32, "token_dims": (48, 64, 96),
+                                              "token_depth": (1, 1, 1), "heads": 4, "patch": 8, "fpn_dim": 64, "n_meta": 3},
+                        data="sample:nih", train={"epochs": 12, "batch_size": 32, "lr": 1e-3},
+                        description="Dense blocks 2-4-4 + 3-stage transformer (dims 48-64-96), 64x64, NIH 14 labels + age/sex/view."),
+    },
+    dicom_modalities=("CR", "DX"),
+    cam_layer="cnn_out", dropout="dropout (after the fused, reweighted vector, p=0.3)",
+    inputs=("image", "meta", "text"),
+    lrp="approximate: attention treated as fixed weights (zennit has no attention rule); epsilon rule",
+    train_defaults={"optimizer": "adam", "lr": 1e-4, "scheduler": "plateau", "plateau_factor": 0.5, "batch_size": 32,
+                    "epochs": 20, "early_stopping": 5, "loss": "focal", "focal_gamma": 2.0, "balanced_sampling": True,
+                    "curriculum": False, "augment": ["hflip"], "select": "val_mean_auroc"},
+    notes="Built from the paper's text; the public repository is a stub. Missing modalities are masked in attention.",
+    loss=build_loss, predictor=MedFusionPredictor, data=DataMapping(nih=nih_targets),
+    panel="hcview.ui.panels.medfusionnet:render", card_extras=card_extras,
+))
