@@ -1,4 +1,6 @@
-"""``python -m hcview models [--json] [--card ID --variant V]``"""
+"""``python -m hcview models [--json] [--card ID --variant V]`` and the version commands:
+``models versions ID [--variant V] [--json]``, ``models promote ID [--variant V] --version N``,
+``models rollback ID [--variant V]``."""
 from __future__ import annotations
 
 import json
@@ -10,6 +12,67 @@ def register(sub):
     p.add_argument("--card", metavar="ID", help="print the spec and model card of one entry")
     p.add_argument("--variant", default="demo")
     p.set_defaults(func=run)
+    vsub = p.add_subparsers(dest="models_command", metavar="ACTION")
+    v = vsub.add_parser("versions", help="list the versions of a model, with metrics and which one is active")
+    v.add_argument("id")
+    v.add_argument("--variant", default="demo")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=run_versions)
+    pr = vsub.add_parser("promote", help="make a version the active one")
+    pr.add_argument("id")
+    pr.add_argument("--variant", default="demo")
+    pr.add_argument("--version", type=int, required=True)
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=run_promote)
+    rb = vsub.add_parser("rollback", help="return to the version active before the last promotion")
+    rb.add_argument("id")
+    rb.add_argument("--variant", default="demo")
+    rb.add_argument("--json", action="store_true")
+    rb.set_defaults(func=run_rollback)
+
+
+def _fmt_metrics(m: dict, n: int = 3) -> str:
+    keys = [k for k in m if isinstance(m[k], (int, float)) and not k.endswith("_loss")][:n]
+    return ", ".join(f"{k} {m[k]:.3f}" for k in keys) or "-"
+
+
+def run_versions(args) -> int:
+    from hcview.models import get_spec, versions
+
+    get_spec(args.id).variant(args.variant)
+    rows = versions.list_versions(args.id, args.variant)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    if not rows:
+        print(f"{args.id}/{args.variant}: no versions (untrained)")
+        return 0
+    for r in rows:
+        print(f"{'*' if r['active'] else ' '} v{r['version']:<3} {'shipped' if r['shipped'] else (r['job_id'] or 'run'):<28} "
+              f"{(r['sha256'] or '')[:12]}  {r['created_at'] or '':<21} val: {_fmt_metrics(r['val_metrics'])}")
+    return 0
+
+
+def _changed(args, ptr: dict, what: str) -> int:
+    if args.json:
+        print(json.dumps(ptr, default=str))
+    else:
+        print(f"{args.id}/{args.variant}: version {ptr['version']} is active ({what}; sha256 {ptr['sha256'][:12]})")
+    return 0
+
+
+def run_promote(args) -> int:
+    from hcview.models import get_spec, versions
+
+    get_spec(args.id).variant(args.variant)
+    return _changed(args, versions.promote(args.id, args.variant, args.version), "promoted")
+
+
+def run_rollback(args) -> int:
+    from hcview.models import get_spec, versions
+
+    get_spec(args.id).variant(args.variant)
+    return _changed(args, versions.rollback(args.id, args.variant), "rolled back")
 
 
 def run(args) -> int:

@@ -30,7 +30,11 @@ def add_train_args(p) -> None:
     p.add_argument("--curriculum", action="store_true", default=None, help="MedFusionNet: balanced first, natural later")
     p.add_argument("--max-train-samples", type=int, help="use a random subset of N training cases (smoke runs)")
     p.add_argument("--max-eval-samples", type=int, help="use at most N validation and N test cases (smoke runs)")
-    p.add_argument("--register", action="store_true", help="copy the best-metric checkpoint to models/<id>-<variant>.pt")
+    p.add_argument("--register", action="store_true",
+                   help="add the best-metric checkpoint as a new model version (the active version does not change)")
+    p.add_argument("--promote-if-better", metavar="METRIC", default=None,
+                   help="with --register: make the new version active only if it beats the active one on METRIC "
+                        "(e.g. val_disease_acc, val_mean_auroc, val_loss) on the same validation split")
 
 
 def register(sub):
@@ -74,6 +78,8 @@ def train_argv(args, *, out: str | None, progress: str | None, drop_job: bool, w
         argv.append("--curriculum")
     if args.register:
         argv.append("--register")
+    if args.promote_if_better:
+        argv += ["--promote-if-better", args.promote_if_better]
     if not drop_job and args.job_id:
         argv += ["--job-id", args.job_id]
     return argv
@@ -123,16 +129,19 @@ def run(args) -> int:
             if job:
                 job.update(args.job_id, out_dir=out)
             try:
-                result = train(cfg, out, progress_path=progress, should_stop=lambda: stop["flag"],
-                               register=bool(args.register), show_bar=True)
+                result = train(cfg, out, progress_path=progress, should_stop=lambda: stop["flag"], show_bar=True)
             except Cancelled:
                 if job:
                     job.finish(args.job_id, "cancelled")
                 print("cancelled: training stopped at a step boundary; checkpoints so far are kept", file=sys.stderr)
                 return 3
+        if args.register or args.promote_if_better:
+            result.update(add_version(args, cfg, result))
         if job:
             job.finish(args.job_id, "succeeded", checkpoint=result.get("registered") or result.get("checkpoint"),
-                       result={"test": result.get("test"), "steps": result.get("steps"), "stopped": result.get("stopped")})
+                       result={"test": result.get("test"), "steps": result.get("steps"), "stopped": result.get("stopped"),
+                               "version": result.get("version"), "promoted": result.get("promoted"),
+                               "comparison": result.get("comparison")})
         if args.json:
             print(json.dumps({k: v for k, v in result.items() if k != "history"}, default=str))
         return 0
@@ -153,3 +162,33 @@ def run(args) -> int:
                 reconcile(job)  # a slot is free: start queued jobs
             except Exception:
                 pass
+
+
+def add_version(args, cfg: dict, result: dict) -> dict:
+    """Add the run's best checkpoint as a new version; promote it only when asked and it wins on the metric."""
+    from pathlib import Path
+
+    from hcview.models import versions
+    from hcview.train.compare import compare
+
+    ckpt = Path(result["checkpoint"])
+    comparison = None
+    if args.promote_if_better:
+        comparison = compare(ckpt, versions.active_checkpoint(args.model, args.variant), cfg, args.promote_if_better)
+        comparison["active_version"] = versions.active_version(args.model, args.variant)
+    extra = {"job_id": args.job_id, "trained_run": str(ckpt.parent), "promotion_check": comparison}
+    n = versions.add_version(args.model, args.variant, ckpt, extra)
+    promoted = bool(comparison and comparison["better"])
+    if promoted:
+        versions.promote(args.model, args.variant, n, comparison)
+    msg = f"added {args.model}/{args.variant} version {n}"
+    if comparison:
+        act = comparison["active"]
+        msg += (f"; {comparison['metric']} {comparison['candidate']:.4f} vs active "
+                f"{'none' if act is None else format(act, '.4f')} on {comparison['n_val']} validation cases: "
+                + ("promoted" if promoted else "not promoted"))
+    else:
+        msg += " (not active: promote it with python -m hcview models promote)"
+    print(msg, file=sys.stderr)
+    return {"version": n, "promoted": promoted, "comparison": comparison,
+            "registered": str(versions.version_path(args.model, args.variant, n))}

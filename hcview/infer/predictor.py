@@ -36,6 +36,7 @@ class Predictor:
         self.device = pick_device(device) if not isinstance(device, torch.device) else device
         self.card: dict = {}
         self.notices: list[str] = []
+        self.version: int | None = None
         if model is not None:
             self.model, self.untrained = model.to(self.device).eval(), True
         else:
@@ -44,6 +45,7 @@ class Predictor:
                 self.model, self.card = load_checkpoint(path, self.device)
                 self.untrained = False
                 self.checkpoint = path
+                self.version = self.card.get("version", 1)
             else:
                 self.model = create_model(model_id, variant, pretrained=False).to(self.device).eval()
                 self.untrained = True
@@ -167,13 +169,30 @@ _CACHE_LOCK = threading.Lock()
 
 
 def get_predictor(model_id: str, variant: str = "demo", device=None, fresh: bool = False) -> Predictor:
-    """Process-wide cache: one predictor per (model, variant, device). The UI wraps this in st.cache_resource."""
+    """Process-wide cache: one predictor per (model, variant, device), for the active version (keyed by its sha256)."""
     spec = get_spec(model_id)
     key = (model_id, variant, str(device))
+    sha = active_sha256(model_id, variant)
     with _CACHE_LOCK:
-        if fresh or key not in _CACHE:
+        cached = _CACHE.get(key)
+        if fresh or cached is None or cached.card.get("sha256") != sha:
+            # a promotion or rollback changed the active version: the next call anywhere loads it (and the old
+            # copy is dropped, so a model is never in memory twice)
             _CACHE[key] = (spec.predictor or Predictor)(model_id, variant, device)
         return _CACHE[key]
+
+
+def active_sha256(model_id: str, variant: str) -> str | None:
+    """The sha256 of the active version, from its card (cheap: one small JSON read)."""
+    from hcview.models.checkpoint import read_card
+
+    path = find_checkpoint(model_id, variant)
+    if path is None:
+        return None
+    try:
+        return read_card(path).get("sha256")
+    except Exception:  # an unreadable card is reported by the loader, with one line
+        return "unreadable"
 
 
 def read_record(csv_path, row: int = 0) -> dict:

@@ -30,6 +30,7 @@ def submit_demo_jobs(models: list[str] | None = None, only_missing: bool = True,
     from hcview.jobs.runner import reconcile, submit_train
     from hcview.jobs.store import JobStore
     from hcview.models.checkpoint import find_checkpoint
+    from hcview.models.registry import get_spec
 
     store = store or JobStore()
     reconcile(store)
@@ -41,7 +42,10 @@ def submit_demo_jobs(models: list[str] | None = None, only_missing: bool = True,
         if m in active:
             jobs.append(active[m])
             continue
-        jobs.append(submit_train(["--model", m, "--variant", "demo"], m, "demo", config={"demo": True}, store=store))
+        # a demo job becomes active only if it beats the active version (or there is none) on its selection metric
+        select = get_spec(m).train_defaults.get("select", "val_loss")
+        jobs.append(submit_train(["--model", m, "--variant", "demo", "--promote-if-better", select], m, "demo",
+                                 config={"demo": True}, store=store))
     return jobs
 
 

@@ -95,7 +95,8 @@ def submit(argv: list[str], *, model: str | None = None, variant: str | None = N
 
 def submit_train(args_argv: list[str], model: str, variant: str, config: dict | None = None,
                  store: JobStore | None = None) -> dict:
-    """A training job; it always registers its best checkpoint when it succeeds."""
+    """A training job; when it succeeds its best checkpoint becomes a new model version (never the active one,
+    unless ``--promote-if-better`` says so and it wins)."""
     argv = ["train", *args_argv]
     if "--register" not in argv:
         argv.append("--register")
@@ -187,7 +188,7 @@ def submit_training(model: str, variant: str = "demo", *, data: str | None = Non
                     max_steps: int | None = None, batch_size: int | None = None, lr: float | None = None,
                     hbce_mode: str | None = None, hbce_indicator: str | None = None, store: JobStore | None = None) -> dict:
     """Validate the options (one-line error on a bad one) and queue a training job; what the
-    Training page calls. The job registers its best checkpoint when it succeeds."""
+    Training page calls. The job adds its best checkpoint as a new version when it succeeds."""
     from hcview.train.config import resolve_config
 
     opts = {"data": data or None, "epochs": epochs or None, "max_steps": max_steps or None, "batch_size": batch_size or None,

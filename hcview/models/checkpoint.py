@@ -23,20 +23,12 @@ from torch import nn
 
 from hcview import paths
 from hcview.errors import CheckpointError
-from hcview.io_utils import atomic_write_bytes, atomic_write_json
+from hcview.io_utils import atomic_write_bytes, atomic_write_json, sha256_file  # noqa: F401 (sha256_file re-exported)
 
 from .labels import from_dict
 from .registry import create_model, get_spec
 
 CARD_VERSION = 1
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def default_checkpoint_path(model_id: str, variant: str) -> Path:
@@ -149,6 +141,7 @@ def _label_space_dict(d: dict) -> dict:
 
 
 def find_checkpoint(model_id: str, variant: str) -> Path | None:
-    """The registered checkpoint for an entry, if one exists and has a card."""
-    p = default_checkpoint_path(model_id, variant)
-    return p if p.exists() and card_path(p).exists() else None
+    """The active version's weights (see :mod:`hcview.models.versions`): what every page and command loads."""
+    from .versions import active_checkpoint
+
+    return active_checkpoint(model_id, variant)

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Subset, WeightedRandomSampler
 
 from hcview.paths import portable
 from hcview.errors import DatasetError, InputError
-from hcview.io_utils import atomic_write_bytes, atomic_write_json
+from hcview.io_utils import atomic_write_json
 from hcview.train import ddp
 from hcview.train.config import LOWER_IS_BETTER
 from hcview.train.losses import build_criterion
@@ -514,16 +514,10 @@ def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = 
 
 
 def register_checkpoint(src: str | Path, dst: str | Path) -> Path:
-    """Copy weights then card atomically to the registered path (the app and predictor pick it up)."""
-    from hcview.models.checkpoint import card_path
+    """Write the shipped checkpoint (``python -m hcview demo``): see :func:`hcview.models.versions.write_shipped`."""
+    from hcview.models.versions import write_shipped
 
-    src, dst = Path(src), Path(dst)
-    atomic_write_bytes(dst, src.read_bytes())
-    card = json.loads(card_path(src).read_text())
-    card["weights_file"] = dst.name
-    card["trained_run"] = portable(src.parent)
-    atomic_write_json(card_path(dst), card)
-    return dst
+    return write_shipped(src, dst, trained_run=portable(Path(src).parent))
 
 
 __all__ = ["train", "Cancelled", "register_checkpoint", "simple_metrics", "balanced_weights", "collate"]

@@ -1,0 +1,61 @@
+"""``--promote-if-better``: the candidate and the active version, scored on the same validation split.
+
+Both checkpoints run through the trainer's own validation path (:func:`hcview.train.trainer.predict` and
+:func:`~hcview.train.trainer.simple_metrics`) on the candidate's validation split (its data spec, its
+``max_eval_samples`` subset), so the comparison never mixes numbers computed on different data.
+"""
+from __future__ import annotations
+
+import math
+
+from hcview.models.checkpoint import load_checkpoint
+from hcview.models.registry import get_spec
+
+from .config import LOWER_IS_BETTER
+
+
+def validation_metrics(model, cfg: dict, device: str = "cpu") -> dict:
+    """``val_*`` metrics (and ``val_loss``) of ``model`` on the validation split of ``cfg['data']``."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from hcview.data.datasets import build_dataset
+
+    from .losses import build_criterion
+    from .trainer import collate, predict, simple_metrics, subsample
+
+    spec = get_spec(cfg["model"])
+    ls = model.label_space
+    size = spec.variant(cfg["variant"]).input_size
+    ds = build_dataset(cfg["data"], ls, "val", size, spec.mean, spec.std)
+    criterion, _ = build_criterion(spec, cfg["variant"], cfg, ds, ls)  # val_loss: the same weights for both models
+    ds = subsample(ds, cfg.get("max_eval_samples"), int(cfg.get("seed") or 0))
+    loader = DataLoader(ds, batch_size=int(cfg.get("batch_size") or 32), shuffle=False, collate_fn=collate)
+    loss, ys, ps, rm = predict(model, loader, spec, criterion, torch.device(device), False)
+    return {**simple_metrics(ls, ys, ps, rm, "val"), "val_loss": loss, "n_val": len(ds)}
+
+
+def compare(candidate_weights, active_weights, cfg: dict, metric: str) -> dict:
+    """Score both on the candidate's validation split; ``better`` is True when the candidate wins on ``metric``
+    (or when there is no active version)."""
+    cand_model, _ = load_checkpoint(candidate_weights)
+    cand = validation_metrics(cand_model, cfg)
+    if metric not in cand:
+        from hcview.errors import InputError
+
+        raise InputError(f"--promote-if-better: unknown metric {metric!r}; choose from "
+                         f"{', '.join(k for k in cand if k != 'n_val')}")
+    out = {"metric": metric, "candidate": cand[metric], "data": cfg["data"], "split": "val", "n_val": cand["n_val"],
+           "lower_is_better": metric in LOWER_IS_BETTER or metric.endswith("_mse")}
+    if active_weights is None:
+        return {**out, "active": None, "better": True, "reason": "no active version"}
+    act_model, _ = load_checkpoint(active_weights)
+    act = validation_metrics(act_model, cfg)
+    c, a = cand[metric], act.get(metric, float("nan"))
+    if not math.isfinite(c):
+        better = False
+    elif not math.isfinite(a):
+        better = True
+    else:
+        better = c < a if out["lower_is_better"] else c > a
+    return {**out, "active": a, "better": bool(better)}
