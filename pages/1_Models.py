@@ -3,6 +3,7 @@ import streamlit as st
 
 from hcview.ui.common import cached_catalog, show_error
 from hcview.ui.model_cards import model_card_view
+from hcview.ui.versions_widgets import versions_panel
 
 st.title("Models")
 st.caption("The registry: four papers, each in a paper-exact and a CPU-sized demo variant.")
@@ -12,13 +13,15 @@ table = pd.DataFrame([{
     "label space": r["label_space"], "outputs": ", ".join(f"{k}:{v}" for k, v in r["outputs"].items()),
     "trained": r["trained"], "default data": r["default_data"],
 } for r in rows])
-st.dataframe(table, hide_index=True, use_container_width=True)
+st.dataframe(table, hide_index=True, width="stretch")
 
 ids = list(dict.fromkeys(r["id"] for r in rows))
 c1, c2 = st.columns(2)
 model_id = c1.selectbox("Model card", ids, format_func=lambda i: next(r["name"] for r in rows if r["id"] == i))
 variant = c2.radio("Variant", ["demo", "paper"], horizontal=True)
 try:
+    with st.expander("Versions: compare, promote, roll back", expanded=False):
+        versions_panel(model_id, variant, key="models")
     model_card_view(model_id, variant)
 except Exception as e:  # one line for the user
     show_error(e)

@@ -46,11 +46,12 @@ def compare(candidate_weights, active_weights, cfg: dict, metric: str) -> dict:
         raise InputError(f"--promote-if-better: unknown metric {metric!r}; choose from "
                          f"{', '.join(k for k in cand if k != 'n_val')}")
     out = {"metric": metric, "candidate": cand[metric], "data": cfg["data"], "split": "val", "n_val": cand["n_val"],
-           "lower_is_better": metric in LOWER_IS_BETTER or metric.endswith("_mse")}
+           "lower_is_better": lower_is_better(metric), "candidate_metrics": cand}
     if active_weights is None:
-        return {**out, "active": None, "better": True, "reason": "no active version"}
+        return {**out, "active": None, "better": True, "reason": "no active version", "active_metrics": None}
     act_model, _ = load_checkpoint(active_weights)
     act = validation_metrics(act_model, cfg)
+    out["active_metrics"] = act
     c, a = cand[metric], act.get(metric, float("nan"))
     if not math.isfinite(c):
         better = False
@@ -59,3 +60,25 @@ def compare(candidate_weights, active_weights, cfg: dict, metric: str) -> dict:
     else:
         better = c < a if out["lower_is_better"] else c > a
     return {**out, "active": a, "better": bool(better)}
+
+
+def lower_is_better(metric: str) -> bool:
+    return metric in LOWER_IS_BETTER or metric.endswith("_mse")
+
+
+def compare_versions(model_id: str, variant: str, candidate: int) -> dict:
+    """The active version and ``candidate`` scored on the candidate's validation split (its data spec), on the
+    candidate's own selection metric: what the promote buttons show before they ask for confirmation."""
+    from hcview.models import versions
+
+    from .config import resolve_config
+
+    card = versions.read_version_card(model_id, variant, candidate)
+    training = card.get("training") or {}
+    cfg = resolve_config(model_id, variant, data=(card.get("data") or {}).get("spec"),
+                         max_eval_samples=training.get("max_eval_samples"))
+    metric = card.get("select") or cfg.get("select") or "val_loss"
+    active = versions.active_version(model_id, variant)
+    out = compare(versions.version_path(model_id, variant, candidate),
+                  None if active is None else versions.version_path(model_id, variant, active), cfg, metric)
+    return {**out, "active_version": active, "candidate_version": candidate}

@@ -63,7 +63,7 @@ def bootstrap_button() -> None:
     cols = st.columns(len(rows))
     for col, r in zip(cols, rows):
         j = r["job"]
-        state = "registered" if r["checkpoint"] else (j["status"] if j else "not trained")
+        state = "trained" if r["checkpoint"] else (j["status"] if j else "not trained")
         col.metric(r["model"], state)
     label = "Train missing demo models in the background" if missing else "Retrain all demo models"
     if st.button(label, help="One background job per model on the bundled sample pack; each model is usable "
@@ -102,8 +102,12 @@ def job_detail(job: dict) -> None:
         st.progress(min(1.0, (step or 0) / total))
     if v.get("error"):
         st.error(v["error"])
-    if v.get("checkpoint") and v["status"] == "succeeded":
-        st.success(f"Registered checkpoint: {v['checkpoint']}")
+    res = v.get("result") or {}
+    if v["status"] == "succeeded" and res.get("version"):
+        cmp = res.get("comparison")
+        how = (" and promoted: it beat the active version on " + cmp["metric"]) if res.get("promoted") else \
+            " (not active: compare and promote it under Model versions)"
+        st.success(f"Added as version {res['version']} of {v['model']}/{v['variant']}{how}.")
     series = progress_series({"progress_path": v.get("progress_file")})
     if series["steps"]:
         df = pd.DataFrame(series["steps"]).set_index("step")
