@@ -104,7 +104,7 @@ try:
     maps = pred.explain(res, (method,), target)
     m = maps[0]
     sd = res.sd_of(m["head"], m["index"])
-    png = render_panel(loaded.array, m["map"], panel_title(m["label"], float(res.probs[m["head"]][m["index"]]), sd),
+    png = render_panel(loaded.array, m["map"], panel_title(m["label"], res.mean_of(m["head"], m["index"]), sd),
                        thr, alpha, "approximate LRP" if m["approximate"] else None)
     st.image(png)
     if method == "lrp":

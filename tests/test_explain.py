@@ -33,7 +33,7 @@ def test_all_labels_equals_pytorch_grad_cam_per_label(dmodels, mid):
     pick = outs if len(outs) <= 7 else outs[:2] + outs[-2:]
     targets = [(h, i) for h, i, _ in pick]
     before = state_fingerprint(m)
-    fast = all_label_cams(m, x, targets)
+    fast = all_label_cams(m, x, targets, scale="minmax")
     ref = gradcam(m, x, targets, "gradcam")
     assert fast.shape == ref.shape == (len(targets), 64, 64)
     np.testing.assert_allclose(fast, ref, atol=1e-4)
@@ -121,3 +121,31 @@ def test_render_threshold_colour_bar_and_png():
 
     assert Image.open(io.BytesIO(png)).size[0] > 100
     assert panel_title("Edema", 0.62, 0.05) == "Edema: 0.62 ± 0.05"
+
+
+def test_cihmlc_render_matches_the_reference_procedure(dmodels):
+    """The authors' Keras procedure, by hand: Grad-CAM on the added conv's ReLU output, ReLU, divide by the map's max
+    (no min-max), resize to the input, zero everything <= 0.5."""
+    import cv2
+
+    m, x = dmodels["cihmlc"], _x(3)
+    head, idx = "labels", m.label_space.heads[0].labels.index("Cardiomegaly")
+    assert m.spec.cam_layer == "head_act"
+    # hand implementation: a hook on the CAM layer, one full backward
+    acts = {}
+    hook = m.get_submodule("head_act").register_forward_hook(lambda mod, i, o: acts.setdefault("a", o))
+    xx = x.clone().requires_grad_(True)
+    out = m(xx)
+    hook.remove()
+    a = acts["a"]
+    g = torch.autograd.grad(out[head][0, idx], a)[0][0]
+    cam = torch.relu((g.mean(dim=(1, 2))[:, None, None] * a[0]).sum(0)).detach().numpy()
+    cam = cam / cam.max()
+    ref = cv2.resize(cam.astype(np.float32), (64, 64), interpolation=cv2.INTER_LINEAR)
+    ref[ref <= 0.5] = 0
+    ours = normalise(all_label_cams(m, x, [(head, idx)])[0], 0.5)
+    np.testing.assert_allclose(ours, ref, atol=1e-5)
+    assert ((ours > 0) == (ref > 0)).mean() > 0.999
+    # a min-max before the clip (the old rendering) would keep a different set of pixels
+    mm = all_label_cams(m, x, [(head, idx)], scale="minmax")[0]
+    assert ((normalise(mm, 0.5) > 0) != (ref > 0)).any() or cam.min() == 0

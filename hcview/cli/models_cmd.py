@@ -29,6 +29,17 @@ def register(sub):
     rb.add_argument("--variant", default="demo")
     rb.add_argument("--json", action="store_true")
     rb.set_defaults(func=run_rollback)
+    fo = vsub.add_parser("fit-ood", help="fit the out-of-distribution gate and the per-label operating points of the "
+                                         "active version on its training/validation splits")
+    fo.add_argument("id")
+    fo.add_argument("--variant", default="demo")
+    fo.add_argument("--data", default=None, help="data spec (default: the one the checkpoint was trained on)")
+    fo.add_argument("--false-alarm", type=float, default=0.05,
+                    help="in-distribution false-alarm rate of the OOD threshold on the validation split")
+    fo.add_argument("--target-sensitivity", type=float, default=None,
+                    help="operating points at this sensitivity instead of Youden's J")
+    fo.add_argument("--json", action="store_true")
+    fo.set_defaults(func=run_fit_ood)
 
 
 def _fmt_metrics(m: dict, n: int = 3) -> str:
@@ -95,4 +106,53 @@ def run(args) -> int:
     for r in rows:
         print(f"{r['id']:<14}{r['variant']:<8}{r['params'] / 1e6:>9.2f}M  {r['input_size']:>6}  "
               f"{'yes' if r['trained'] else 'no':<8}{r['label_space']} {r['outputs']}")
+    return 0
+
+
+def run_fit_ood(args) -> int:
+    """The active version gains the gate. Shipped versions are rewritten in place (same weights, so predictions do
+    not change); a job's version is immutable, so the result becomes a new version, promoted in its place."""
+    import shutil
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from hcview.errors import InputError
+    from hcview.models import get_spec, versions
+    from hcview.models.checkpoint import card_path
+    from hcview.train.postfit import apply_post
+
+    get_spec(args.id).variant(args.variant)
+    if not 0 < args.false_alarm < 0.5:
+        raise InputError("--false-alarm must be in (0, 0.5)")
+    if args.target_sensitivity is not None and not 0 < args.target_sensitivity < 1:
+        raise InputError("--target-sensitivity must be in (0, 1)")
+    active = versions.active_version(args.id, args.variant)
+    if active is None:
+        raise InputError(f"{args.id}/{args.variant} has no trained version to fit")
+    src = versions.version_path(args.id, args.variant, active)
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td) / "model.pt"
+        shutil.copyfile(src, tmp)
+        shutil.copyfile(card_path(src), card_path(tmp))
+        extra = apply_post(tmp, args.data, false_alarm=args.false_alarm,
+                           rule="sensitivity" if args.target_sensitivity else "youden",
+                           target_sensitivity=args.target_sensitivity)
+        if active == versions.SHIPPED:
+            versions.write_shipped(tmp, src)
+            where = f"version {active} (shipped) rewritten"
+        else:
+            n = versions.add_version(args.id, args.variant, tmp, {"derived_from": active})
+            versions.promote(args.id, args.variant, n, {"reason": f"version {active} plus OOD statistics"})
+            where = f"version {n} (version {active}'s weights plus the gate) added and promoted"
+    if args.json:
+        print(json.dumps({"model": args.id, "variant": args.variant, **extra}, default=str))
+        return 0
+    o = extra["ood"]
+    print(f"{args.id}/{args.variant}: {where}; OOD threshold {o['threshold']:.1f} "
+          f"({o['false_alarm_rate']:.0%} false alarms on {o['threshold_set_on']})", file=sys.stderr)
+    sep = o.get("separation")
+    if sep:
+        print(f"  separation: AUROC {sep['auroc']:.3f}; flagged {sep['in_flagged']:.1%} of {sep['n_in']} {sep['in']}, "
+              f"{sep['out_flagged']:.1%} of {sep['n_out']} images of {sep['out']}")
     return 0

@@ -60,7 +60,7 @@ def run(args) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         for m in pred.explain(res, methods, args.target):
             sd = res.sd_of(m["head"], m["index"])
-            title = panel_title(m["label"], float(res.probs[m["head"]][m["index"]]), sd)
+            title = panel_title(m["label"], res.mean_of(m["head"], m["index"]), sd)
             note = "approximate LRP" if m["approximate"] else None
             png = render_panel(loaded.array, m["map"], title, args.threshold, args.alpha, note)
             path = out_dir / f"{args.model}_{m['method']}_{_slug(m['head'])}_{_slug(m['label'])}.png"

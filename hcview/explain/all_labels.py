@@ -4,9 +4,13 @@
 the network above it. The backbone runs once without a graph; ``A`` is detached and marked as a
 leaf, ``top_fn(A)`` builds a small graph, and ``torch.autograd.grad`` of each output w.r.t. ``A``
 walks only that small graph (``retain_graph``), instead of a full backward through the backbone per
-label as the reference CIHMLC code does (21 passes). Post-processing is pytorch-grad-cam's (channel
-weights = spatial mean of the gradient, ReLU, min-max, resize, min-max), so the maps equal
-``gradcam(..., 'gradcam')`` per label (tested with allclose).
+label as the reference CIHMLC code does (21 passes). Channel weights are the spatial mean of the gradient
+(Grad-CAM). Post-processing, ``scale``:
+
+- ``"max"`` (default; the CIHMLC authors' procedure): ReLU, divide by the map's maximum, resize to the input.
+  No min-max: a min-max before the 0.5 clip moves which pixels survive it.
+- ``"minmax"``: pytorch-grad-cam's own (ReLU, min-max, resize, min-max), so the maps equal
+  ``gradcam(..., 'gradcam')`` per label (tested with allclose).
 """
 from __future__ import annotations
 
@@ -18,9 +22,10 @@ from .guard import model_lock
 
 
 def all_label_cams(model: nn.Module, image: torch.Tensor, targets=None, meta=None, meta_mask=None, text=None,
-                   return_outputs: bool = False):
-    """CAMs (T, H, W) for ``targets`` (default: every classification output, ``label_space.all_outputs()``).
-    With ``return_outputs`` also returns the model's output dict (one forward, no dropout)."""
+                   return_outputs: bool = False, scale: str = "max"):
+    """CAMs (T, H, W) in [0, 1] for ``targets`` (default: every classification output,
+    ``label_space.all_outputs()``). With ``return_outputs`` also returns the model's output dict (one forward,
+    no dropout)."""
     from pytorch_grad_cam.utils.image import scale_cam_image
 
     ls = model.label_space
@@ -44,11 +49,25 @@ def all_label_cams(model: nn.Module, image: torch.Tensor, targets=None, meta=Non
     weights = g.mean(dim=(2, 3))  # (T, C)
     cams = torch.einsum("tc,chw->thw", weights, a).cpu().numpy()
     cams = np.maximum(cams, 0)
-    # exactly pytorch-grad-cam's per-layer (min-max + resize) then multi-layer aggregation (min-max again)
-    cams = scale_cam_image(np.maximum(scale_cam_image(cams, (w, h)), 0)).astype(np.float32)
+    if scale == "minmax":
+        # exactly pytorch-grad-cam's per-layer (min-max + resize) then multi-layer aggregation (min-max again)
+        cams = scale_cam_image(np.maximum(scale_cam_image(cams, (w, h)), 0)).astype(np.float32)
+    else:
+        cams = np.stack([max_resize(c, (h, w)) for c in cams]) if len(cams) else np.zeros((0, h, w), np.float32)
     if return_outputs:
         return cams, {k: v.detach() for k, v in out.items()}
     return cams
+
+
+def max_resize(cam: np.ndarray, shape) -> np.ndarray:
+    """ReLU, divide by the maximum (an all-zero map stays zero), resize bilinearly to ``shape`` (H, W)."""
+    import cv2
+
+    c = np.maximum(np.asarray(cam, dtype=np.float32), 0)
+    m = float(c.max())
+    if m > 0:
+        c = c / m
+    return cv2.resize(c, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR).clip(0, 1).astype(np.float32)
 
 
 def per_label_cams_reference(model: nn.Module, image: torch.Tensor, targets=None, **kw) -> np.ndarray:

@@ -1,6 +1,7 @@
-"""CIHMLC-style heat-map panels (as the authors' reference code draws them):
-ReLU + max-normalise, zero everything <= ``threshold`` (default 0.5), colormap ``hot_r`` segmented
-into 5 bins with its colour bar, overlay at ``alpha`` (default 0.7), title "label: p +- sd".
+"""CIHMLC-style heat-map panels (as the authors' reference code draws them): maps arrive in [0, 1] (each
+method divides by its maximum: see ``hcview.explain.all_labels``), everything <= ``threshold`` (default 0.5) is
+zeroed, colormap ``hot_r`` segmented into 5 bins with its colour bar, overlay at ``alpha`` (default 0.7), title
+"label: MC mean +- sd".
 
 Pure numpy / matplotlib (Agg, object API: no pyplot state, safe from several threads).
 """
@@ -17,10 +18,9 @@ BINS = 5
 
 
 def normalise(cam: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
-    """ReLU, divide by the max, set values <= threshold to 0."""
-    c = np.maximum(np.asarray(cam, dtype=np.float32), 0)
-    m = c.max()
-    c = c / m if m > 0 else c
+    """A map in [0, 1] (already divided by its max) -> clipped to [0, 1], values <= threshold set to 0. No
+    min-max and no second division: the clip acts on the method's own max-normalised values."""
+    c = np.clip(np.asarray(cam, dtype=np.float32), 0, 1)
     c[c <= threshold] = 0.0
     return c
 

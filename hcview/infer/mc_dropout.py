@@ -19,20 +19,12 @@ import torch
 from torch import nn
 
 from hcview.explain.guard import model_lock, sampled_dropout
+from hcview.models.base import to_probs  # noqa: F401  (re-exported: the predictor's import path)
 from hcview.models.labels import LabelSpace
 
 DEFAULT_PASSES = 10
 ENTROPY_LEVEL = 0.9  # normalised predictive entropy (0..1) above which an output is "uncertain - review"
 EPS = 1e-12
-
-
-def to_probs(out: dict[str, torch.Tensor], label_space: LabelSpace) -> dict[str, torch.Tensor]:
-    """Head logits -> probabilities (softmax / sigmoid); regression heads are already in [0, 1]."""
-    res = {}
-    for h in label_space.heads:
-        y = out[h.name].float()
-        res[h.name] = y.softmax(-1) if h.kind == "softmax" else torch.sigmoid(y) if h.kind == "sigmoid" else y
-    return res
 
 
 def _seeds(seed: int, n: int) -> torch.Generator:
@@ -92,8 +84,11 @@ class HeadUncertainty:
 
 
 def summarize(samples: dict[str, torch.Tensor], label_space: LabelSpace, *, index: int = 0,
-              threshold: float = 0.5, entropy_level: float = ENTROPY_LEVEL) -> dict[str, HeadUncertainty]:
-    """Per-head statistics for case ``index`` of a batch of MC samples."""
+              threshold: float = 0.5, entropy_level: float = ENTROPY_LEVEL,
+              thresholds: dict[str, np.ndarray] | None = None) -> dict[str, HeadUncertainty]:
+    """Per-head statistics for case ``index`` of a batch of MC samples. ``thresholds`` (head -> per-label
+    operating points, chosen on the validation split) replace 0.5 for sigmoid heads: an output is uncertain when
+    its interval straddles its own threshold."""
     res = {}
     for h in label_space.heads:
         s = samples[h.name][:, index].double().numpy()  # (N, C)
@@ -111,7 +106,11 @@ def summarize(samples: dict[str, torch.Tensor], label_space: LabelSpace, *, inde
         elif h.kind == "sigmoid":
             ent = _bin_entropy(mean)
             mi = ent - _bin_entropy(s).mean(0)
-            unc = (lo < threshold) & (hi > threshold) | (ent / np.log(2) > entropy_level)
+            if thresholds is not None and h.name in thresholds:
+                t = np.asarray(thresholds[h.name], dtype=float)
+                unc = (lo < t) & (hi > t)
+            else:
+                unc = (lo < threshold) & (hi > threshold) | (ent / np.log(2) > entropy_level)
         else:  # regression: spread only
             ent = mi = np.zeros_like(mean)
             unc = np.zeros(len(mean), dtype=bool)

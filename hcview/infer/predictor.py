@@ -18,6 +18,7 @@ import torch
 from hcview.device import pick_device
 from hcview.errors import CsvError, InputError
 from hcview.explain.guard import model_lock
+from hcview.metrics.ood import mahalanobis_score
 from hcview.models.checkpoint import find_checkpoint, load_checkpoint
 from hcview.models.registry import create_model, get_spec
 
@@ -25,6 +26,24 @@ from . import results as R
 from .mc_dropout import DEFAULT_PASSES, mc_samples, summarize, to_probs
 
 METHODS = ("gradcam", "gradcam++", "eigencam", "lrp")  # the one vocabulary of explanation methods
+SYNTHETIC_SPECS = ("sample:nodules", "sample:phantoms")
+
+
+def trained_on_synthetic(card: dict) -> bool:
+    """True when the card's training data were synthetic phantoms."""
+    data = card.get("data") or {}
+    return bool((data.get("info") or {}).get("synthetic") or data.get("synthetic") or data.get("spec") in SYNTHETIC_SPECS)
+
+
+def operating_thresholds(card: dict, label_space) -> dict[str, np.ndarray]:
+    """Per-label decision thresholds of every sigmoid head: the card's operating points (chosen on the validation
+    split) or 0.5 where none were chosen."""
+    ops = card.get("operating_points") or {}
+    out = {}
+    for h in label_space.heads:
+        if h.kind == "sigmoid":
+            out[h.name] = np.array([float((ops.get(h.name) or {}).get(lab, {}).get("threshold", 0.5)) for lab in h.labels])
+    return out
 
 class Predictor:
     task = "generic"
@@ -54,6 +73,12 @@ class Predictor:
             self.notices.append(f"{model_id}/{variant} has no trained checkpoint: an UNTRAINED random model "
                                 "(outputs are meaningless).")
         self.label_space = self.model.label_space
+        self.ood = getattr(self.model, "ood", None)
+        if self.ood is None and not self.untrained:
+            self.notices.append("This checkpoint has no out-of-distribution statistics: nothing here can tell whether "
+                                "an image resembles its training data.")
+        self.synthetic_training = trained_on_synthetic(self.card)
+        self.thresholds = operating_thresholds(self.card, self.label_space)
         self.input_size = self.spec.variant(variant).input_size
         self.lock = model_lock(self.model)
 
@@ -82,13 +107,25 @@ class Predictor:
         x = self.preprocess(loaded)
         kw = self.record_inputs(record)
         with self.lock, torch.no_grad():
-            out = self.model(x, **kw)
+            was_training = self.model.training
+            self.model.eval()
+            feats = self.model.forward_features(x, **kw)  # = model(x) split in two: the gate reads the features
+            out = self.model.forward_head(feats)
+            self.model.train(was_training)
         probs = {k: v[0].cpu().numpy() for k, v in to_probs(out, self.label_space).items()}
-        unc = summarize(mc_samples(self.model, x, n=mc, seed=seed, **kw), self.label_space) if mc and mc > 0 else None
+        unc = summarize(mc_samples(self.model, x, n=mc, seed=seed, **kw), self.label_space,
+                        thresholds=self.thresholds) if mc and mc > 0 else None
         res = R.CaseResult(self.model_id, self.variant, self.spec.task, [], probs, unc, self.untrained,
                            synthetic_input=bool(synthetic or loaded.meta.get("synthetic")),
                            image_shape=tuple(loaded.array.shape), notices=list(self.notices),
-                           modality_mismatch=self.modality_check(loaded))
+                           modality_mismatch=self.modality_check(loaded),
+                           synthetic_model=self.synthetic_training, thresholds=self.thresholds,
+                           version=self.version, sha256=self.card.get("sha256"))
+        if self.ood is not None:
+            score = float(mahalanobis_score(feats.float().cpu().numpy(), self.ood.means.cpu().numpy(),
+                                            self.ood.precision.cpu().numpy())[0])
+            res.ood_score, res.ood_threshold = score, float(self.ood.threshold)
+            res.ood = score > res.ood_threshold
         if res.modality_mismatch:
             res.notices.append(res.modality_mismatch)
         res.inputs = {"x": x, **kw}  # type: ignore[attr-defined]  (reused by explain; not serialised)
@@ -106,7 +143,7 @@ class Predictor:
         return None
 
     def structure(self, res: R.CaseResult) -> None:
-        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty)
+        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty, thresholds=res.thresholds)
 
     # ---- explanations ------------------------------------------------------------------------------
     def targets_for(self, res: R.CaseResult, spec: str = "top3") -> list[tuple[str, int]]:

@@ -27,10 +27,13 @@ class OutputRow:
     ci_high: float | None = None
     parent: str | None = None
     uncertain: bool = False
+    threshold: float | None = None  # sigmoid: the label's operating point
+    positive: bool | None = None    # sigmoid: (MC mean, else p) >= threshold
 
     def to_json(self) -> dict:
         d = {"label": self.label, "level": self.head, "index": self.index, "prob": self.prob, "mc_mean": self.mc_mean,
-             "mc_std": self.mc_std, "ci_low": self.ci_low, "ci_high": self.ci_high, "uncertain": self.uncertain}
+             "mc_std": self.mc_std, "ci_low": self.ci_low, "ci_high": self.ci_high, "uncertain": self.uncertain,
+             "threshold": self.threshold, "positive": self.positive}
         if self.parent is not None:
             d["parent"] = self.parent
         return d
@@ -50,6 +53,13 @@ class CaseResult:
     notices: list[str] = field(default_factory=list)
     modality_mismatch: str | None = None  # e.g. a CR image given to a model trained on MR
     detail: dict = field(default_factory=dict)  # task-specific structure (see subclasses' builders)
+    synthetic_model: bool = False  # the model was trained on synthetic phantoms only
+    thresholds: dict = field(default_factory=dict)  # sigmoid head -> per-label operating points
+    version: int | None = None
+    sha256: str | None = None
+    ood: bool | None = None  # None: the checkpoint has no OOD statistics
+    ood_score: float | None = None
+    ood_threshold: float | None = None
 
     @property
     def uncertain(self) -> bool:
@@ -59,36 +69,53 @@ class CaseResult:
     def inconsistent(self) -> bool:
         return bool(self.detail.get("inconsistent", False))
 
+    def mean_of(self, head: str, index: int) -> float:
+        """The MC-dropout mean when MC ran, else the deterministic probability: what titles and decisions show."""
+        if self.uncertainty and head in self.uncertainty:
+            return float(self.uncertainty[head].mean[index])
+        return float(self.probs[head][index])
+
+    def decision_probs(self) -> dict[str, np.ndarray]:
+        """Per head, the values decisions are made on: the MC-dropout mean when MC ran, else p."""
+        if not self.uncertainty:
+            return self.probs
+        return {h: (self.uncertainty[h].mean if h in self.uncertainty else p) for h, p in self.probs.items()}
+
     def sd_of(self, head: str, index: int) -> float | None:
         if not self.uncertainty or head not in self.uncertainty:
             return None
         return float(self.uncertainty[head].std[index])
 
     def flags(self) -> dict:
-        return {"uncertain": self.uncertain, "inconsistent": self.inconsistent,
-                "synthetic_input": bool(self.synthetic_input), "untrained": bool(self.untrained),
-                "modality_mismatch": bool(self.modality_mismatch)}
+        return {"ood": bool(self.ood), "uncertain": self.uncertain, "inconsistent": self.inconsistent,
+                "synthetic_input": bool(self.synthetic_input), "synthetic_model": bool(self.synthetic_model),
+                "untrained": bool(self.untrained), "modality_mismatch": bool(self.modality_mismatch)}
 
     def to_json(self) -> dict:
-        d = {"model": self.model, "variant": self.variant, "task": self.task,
+        d = {"model": self.model, "variant": self.variant, "task": self.task, "version": self.version,
+             "sha256": self.sha256, "ood": self.ood, "ood_score": self.ood_score, "ood_threshold": self.ood_threshold,
              "outputs": [o.to_json() for o in self.outputs], "flags": self.flags(), "notices": list(self.notices)}
         d.update({k: v for k, v in self.detail.items() if k != "inconsistent"})
         return d
 
 
 def rows_from(label_space, probs: dict[str, np.ndarray], unc: dict[str, HeadUncertainty] | None,
-              parents: dict[str, str] | None = None) -> list[OutputRow]:
+              parents: dict[str, str] | None = None, thresholds: dict | None = None) -> list[OutputRow]:
     rows = []
     for h in label_space.heads:
         if h.kind == "regression":
             continue
         u = unc.get(h.name) if unc else None
+        thr = (thresholds or {}).get(h.name)
         for i, lab in enumerate(h.labels):
             r = OutputRow(lab, h.name, i, float(probs[h.name][i]), parent=(parents or {}).get(lab))
             if u is not None:
                 r.mc_mean, r.mc_std = float(u.mean[i]), float(u.std[i])
                 r.ci_low, r.ci_high = float(u.ci_low[i]), float(u.ci_high[i])
                 r.uncertain = bool(u.uncertain[i] if h.kind == "sigmoid" else u.uncertain[0])
+            if h.kind == "sigmoid":
+                r.threshold = float(thr[i]) if thr is not None else 0.5
+                r.positive = (r.mc_mean if r.mc_mean is not None else r.prob) >= r.threshold
             rows.append(r)
     return rows
 
@@ -111,17 +138,22 @@ def hierarchy_detail(ls, probs, top_k: int = 3) -> dict:
             "top_k": topk, "tree": tree, "inconsistent": not agree}
 
 
-def tree_detail(ls, probs, threshold: float = 0.5) -> dict:
-    """CIHMLC: parent/child edges with probabilities; every violation flagged."""
+def tree_detail(ls, probs, thresholds: np.ndarray | None = None) -> dict:
+    """CIHMLC: parent/child edges with probabilities; every violation (child positive at its own operating point
+    while its parent is negative at its own) flagged."""
     labels = ls.heads[0].labels
     p = probs[ls.heads[0].name]
+    t = np.full(len(labels), 0.5) if thresholds is None else np.asarray(thresholds, dtype=float)
     edges, bad = [], []
     for parent, child in ls.edges:
-        pp, pc = float(p[labels.index(parent)]), float(p[labels.index(child)])
-        viol = pc > threshold and pp < threshold
-        edges.append({"parent": parent, "child": child, "p_parent": pp, "p_child": pc, "inconsistent": viol})
+        ip, ic = labels.index(parent), labels.index(child)
+        pp, pc = float(p[ip]), float(p[ic])
+        viol = pc >= t[ic] and pp < t[ip]
+        edges.append({"parent": parent, "child": child, "p_parent": pp, "p_child": pc, "t_parent": float(t[ip]),
+                      "t_child": float(t[ic]), "inconsistent": viol})
         if viol:
-            bad.append(f"{child} ({pc:.2f}) > 0.5 while its parent {parent} ({pp:.2f}) < 0.5")
+            bad.append(f"{child} ({pc:.2f}, positive at {t[ic]:.2f}) while its parent {parent} ({pp:.2f}) is "
+                       f"negative at {t[ip]:.2f}")
     children = {c for _, c in ls.edges}
     roots = [lab for lab in labels if lab not in children and any(pa == lab for pa, _ in ls.edges)]
     return {"edges": edges, "roots": roots, "inconsistencies": bad, "inconsistent": bool(bad)}

@@ -59,3 +59,27 @@ class HCModel(nn.Module):
 
 def dropout_modules(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0]
+
+
+def to_probs(out: dict[str, torch.Tensor], label_space: LabelSpace) -> dict[str, torch.Tensor]:
+    """Head logits -> probabilities (softmax / sigmoid); regression heads are already in [0, 1]."""
+    res = {}
+    for h in label_space.heads:
+        y = out[h.name].float()
+        res[h.name] = y.softmax(-1) if h.kind == "softmax" else torch.sigmoid(y) if h.kind == "sigmoid" else y
+    return res
+
+
+class OODStats(nn.Module):
+    """The out-of-distribution statistics of a checkpoint (see :mod:`hcview.metrics.ood`), kept as buffers so they
+    travel inside the sha256-checked weights file (``ood.*`` entries of the state dict)."""
+
+    def __init__(self, means: torch.Tensor, precision: torch.Tensor, threshold: float):
+        super().__init__()
+        self.register_buffer("means", torch.as_tensor(means, dtype=torch.float32))
+        self.register_buffer("precision", torch.as_tensor(precision, dtype=torch.float32))
+        self.register_buffer("threshold", torch.tensor(float(threshold), dtype=torch.float64))
+
+    @classmethod
+    def from_state(cls, state: dict) -> "OODStats":
+        return cls(state["ood.means"], state["ood.precision"], float(state["ood.threshold"]))

@@ -25,6 +25,7 @@ from hcview import paths
 from hcview.errors import CheckpointError
 from hcview.io_utils import atomic_write_bytes, atomic_write_json, sha256_file  # noqa: F401 (sha256_file re-exported)
 
+from .base import OODStats
 from .labels import from_dict
 from .registry import create_model, get_spec
 
@@ -61,6 +62,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, card: dict) -> Path:
         "label_space": model.label_space.to_json(),
         "pretrained": bool(getattr(getattr(model, "weights", None), "used_pretrained", False)),
         "pretrained_notice": getattr(getattr(model, "weights", None), "notice", None),
+        "arch_version": spec.arch_version if spec else 1,
         **{k: v for k, v in card.items() if k not in ("id", "variant")},
     }
     atomic_write_json(card_path(path), full)
@@ -111,10 +113,15 @@ def load_checkpoint(weights_path: str | Path, device: str | torch.device = "cpu"
     try:
         spec = get_spec(card["id"])
         spec.variant(card["variant"])
+        if int(card.get("arch_version", 1)) != spec.arch_version:
+            raise CheckpointError(f"checkpoint {Path(weights_path).name} was trained with {card['id']} architecture "
+                                  f"version {card.get('arch_version', 1)}; this build has version {spec.arch_version} "
+                                  "(see the model card): retrain it")
         ls = from_dict(_label_space_dict(card["label_space"]))
         model = create_model(card["id"], card["variant"], pretrained=False, label_space=ls, **card.get("model_kwargs", {}))
     except KeyError as e:
         raise CheckpointError(f"model card for {Path(weights_path).name} lacks {e}") from None
+    ood = {k: state.pop(k) for k in list(state) if k.startswith("ood.")}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CheckpointError(f"checkpoint {Path(weights_path).name} does not match {card['id']}/{card['variant']} "
@@ -124,6 +131,11 @@ def load_checkpoint(weights_path: str | Path, device: str | torch.device = "cpu"
     except RuntimeError:
         raise CheckpointError(f"checkpoint {Path(weights_path).name} has tensors of the wrong shape for "
                               f"{card['id']}/{card['variant']}") from None
+    if ood:
+        try:
+            model.ood = OODStats.from_state(ood)
+        except KeyError as e:
+            raise CheckpointError(f"checkpoint {Path(weights_path).name} has incomplete OOD statistics ({e})") from None
     return model.to(device).eval(), card
 
 

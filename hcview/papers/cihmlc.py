@@ -1,7 +1,8 @@
 """CIHMLC (hierarchical multi-label chest X-ray, HBCE loss), as the authors' reference code builds it:
-DenseNet-121 features -> Conv2d(512, 3x3) -> BatchNorm -> ReLU -> GAP -> Dense(128) -> ReLU
+DenseNet-121 features -> Conv2D(512, 3x3, activation='relu') -> BatchNorm -> GAP -> Dense(128, ReLU)
 -> Dropout(0.5) -> Dense(21) (sigmoid applied by the loss / predictor).
-Grad-CAM target: the added 512-channel conv (``head_conv``).
+Grad-CAM target: the added conv's activation (``head_act``, after its ReLU, as the reference takes it).
+Head version 2 is this order (Conv -> ReLU -> BN); version 1 (Conv -> BN -> ReLU) checkpoints are refused.
 
 Everything paper-specific lives in this module: the architecture, its variants, the HBCE loss, the
 predictor's parent -> child tree, the NIH/CheXpert data mappings and the Case-review panel
@@ -42,10 +43,10 @@ class CIHMLC(HCModel):
         self.heads = self._heads_from_space(hidden)
 
     def _to_conv(self, image):
-        return self.head_conv(self.backbone_act(self.backbone(image)))
+        return self.head_act(self.head_conv(self.backbone_act(self.backbone(image))))  # = output of "head_act"
 
     def _after_conv(self, a):
-        return self.fc_act(self.fc(torch.flatten(self.pool(self.head_act(self.head_bn(a))), 1)))
+        return self.fc_act(self.fc(torch.flatten(self.pool(self.head_bn(a)), 1)))
 
     def forward_features(self, image, meta=None, meta_mask=None, text=None):
         return self._after_conv(self._to_conv(image))
@@ -63,8 +64,8 @@ class CIHMLCPredictor(Predictor):
 
     def structure(self, res):
         parents = {c: p for p, c in self.label_space.edges}
-        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty, parents)
-        res.detail = R.tree_detail(self.label_space, res.probs)
+        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty, parents, res.thresholds)
+        res.detail = R.tree_detail(self.label_space, res.decision_probs(), res.thresholds.get(self.label_space.heads[0].name))
 
 
 # ---- loss: HBCE --------------------------------------------------------------------------------
@@ -275,13 +276,14 @@ SPEC = register(ModelSpec(
                         description="DenseNet-small (growth 16, blocks 2-4-8-6), 64x64, 21 outputs from NIH labels."),
     },
     dicom_modalities=("CR", "DX"),
-    cam_layer="head_conv", dropout="dropout (after Dense(128), p=0.5)",
+    cam_layer="head_act", dropout="dropout (after Dense(128), p=0.5)", arch_version=2,
     lrp="approximate: DenseNet concatenations; epsilon rule on dense layers, z+ on convs, flat on first conv",
     train_defaults={"optimizer": "adam", "lr": 1e-4, "scheduler": "plateau", "plateau_factor": 0.9, "batch_size": 16,
                     "epochs": 30, "early_stopping": 3, "loss": "hbce", "hbce_mode": "data", "hbce_lambda": 0.5,
                     "hbce_indicator": "faithful", "augment": ["hflip", "vflip", "brightness0.1", "contrast0.1"],
                     "select": "val_mean_auroc"},
     notes="Faithful to the authors' Keras code (NOTES.md): 21 labels, OR-derived parents, 20 penalty edges.",
+    ood_probes=("brain-mri/**/*.jpg",),
     loss=build_loss, predictor=CIHMLCPredictor,
     data=DataMapping(nih=nih_targets, chexpert=chexpert_targets),
     panel="hcview.ui.panels.cihmlc:render", card_extras=card_extras,

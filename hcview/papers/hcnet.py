@@ -49,7 +49,7 @@ class HCNetPredictor(Predictor):
     """The tree anatomy -> category -> disease, top-k per head, and whether the heads agree with the taxonomy."""
 
     def structure(self, res):
-        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty)
+        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty, thresholds=res.thresholds)
         res.detail = R.hierarchy_detail(self.label_space, res.probs)
 
 
@@ -99,6 +99,7 @@ SPEC = register(ModelSpec(
                     "batch_size": 64, "epochs": 15, "loss": "hcnet", "augment": ["hflip", "rotate15", "translate0.1"],
                     "select": "val_disease_acc"},
     notes="Head sizes come from the taxonomy (the paper's text says 3 categories in one place, 2 in another).",
+    ood_probes=("nih-cxr-1000/**/*.png", "nih-cxr-512/*.png", "dicom/*.dcm"),
     loss=build_loss, predictor=HCNetPredictor,
     data=DataMapping(texts={"sample:brain-mri": BRAIN_MRI_MAPPING_TEXT}),
     panel="hcview.ui.panels.hcnet:render", card_extras=card_extras,

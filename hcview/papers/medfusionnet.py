@@ -278,7 +278,7 @@ class MedFusionPredictor(Predictor):
         return kw
 
     def structure(self, res):
-        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty)
+        res.outputs = R.rows_from(self.label_space, res.probs, res.uncertainty, thresholds=res.thresholds)
         kw = res.inputs
         used = ["image"] + (["record"] if "meta" in kw else []) + (["text"] if "text" in kw else [])
         detail = {"modalities": used}
@@ -335,6 +335,7 @@ SPEC = register(ModelSpec(
                     "epochs": 20, "early_stopping": 5, "loss": "focal", "focal_gamma": 2.0, "balanced_sampling": True,
                     "curriculum": False, "augment": ["hflip"], "select": "val_mean_auroc"},
     notes="Built from the paper's text; the public repository is a stub. Missing modalities are masked in attention.",
+    ood_probes=("brain-mri/**/*.jpg",),
     loss=build_loss, predictor=MedFusionPredictor, data=DataMapping(nih=nih_targets),
     panel="hcview.ui.panels.medfusionnet:render", card_extras=card_extras,
 ))

@@ -70,7 +70,7 @@ class ResMTNetPredictor(Predictor):
 
     def structure(self, res):
         ls = self.label_space
-        res.outputs = R.rows_from(ls, res.probs, res.uncertainty)
+        res.outputs = R.rows_from(ls, res.probs, res.uncertainty, thresholds=res.thresholds)
         detail = R.multitask_detail(ls, res.probs)
         sd = res.uncertainty["regression"].std if res.uncertainty else None
         spacing = res.loaded.meta.get("pixel_spacing_mm") if res.loaded.kind == "dicom" else None
@@ -166,6 +166,7 @@ SPEC = register(ModelSpec(
                     "task_weights": {"subtlety": 1.0, "state": 1.0, "position": 1.0, "diagnosis": 1.0, "x": 1.0, "y": 1.0, "size": 1.0},
                     "augment": [], "select": "val_mean_acc"},
     notes="Regression targets normalised to [0, 1]; non-nodule cases mask the x, y and size losses.",
+    ood_probes=("nih-cxr-1000/**/*.png", "nih-cxr-512/*.png", "dicom/*.dcm"),
     loss=build_loss, predictor=ResMTNetPredictor, data=DataMapping(nodules=nodule_mapping),
     panel="hcview.ui.panels.resmtnet:render", card_extras=card_extras,
     validity_data=("sample:nodules", "state"),

@@ -19,7 +19,7 @@ def test_models_page_shows_registry(tmp_models_dir):
     assert any(m.value == "layer4" for m in at.metric)
     at.selectbox[0].select("cihmlc").run()
     assert not at.exception
-    assert any(m.value == "head_conv" for m in at.metric)
+    assert any(m.value == "head_act" for m in at.metric)
 
 
 def test_promote_and_roll_back_from_the_models_page(tmp_models_dir, tmp_var_dir, tmp_path):
