@@ -11,10 +11,17 @@ from hcview.errors import InputError
 
 
 def register(sub) -> None:
-    p = sub.add_parser("predict", help="predict one image (DICOM/PNG/JPEG) with MC dropout and heat maps")
+    p = sub.add_parser("predict", help="predict one image (DICOM/PNG/JPEG) with MC dropout and heat maps, or many "
+                                       "images/folders into one CSV (--csv)")
     p.add_argument("--model", required=True, help="model id (hcnet, cihmlc, medfusionnet, resmtnet)")
     p.add_argument("--variant", default="demo", choices=["demo", "paper"])
-    p.add_argument("--input", required=True, help="image file: DICOM, PNG or JPEG")
+    p.add_argument("--input", required=True, action="append",
+                   help="image file (DICOM, PNG, JPEG) or, with --csv, a folder (read recursively); repeatable")
+    p.add_argument("--csv", metavar="OUT.csv", help="batch mode: one row per image (path, ood, ood_score, uncertain, "
+                   "p:<level>:<label>, sd:<level>:<label> with --mc, error)")
+    p.add_argument("--window", default=None, help="DICOM display window for the rendered images (header, lung, "
+                   "mediastinum, bone, brain or C,W); the model input never depends on it")
+    p.add_argument("--batch-size", type=int, default=16, help="batch mode: images per forward pass")
     p.add_argument("--records", help="records CSV (MedFusionNet: age/sex/view columns; missing ones are masked)")
     p.add_argument("--row", type=int, default=0, help="row of --records to use (0-based)")
     p.add_argument("--mc", type=int, default=10, help="MC-dropout passes (0 = off)")
@@ -47,8 +54,12 @@ def run(args) -> int:
         raise InputError("--mc must be >= 0")
     if not 0 <= args.threshold < 1 or not 0 <= args.alpha <= 1:
         raise InputError("--threshold must be in [0, 1) and --alpha in [0, 1]")
+    if args.csv:
+        return run_batch(args)
+    if len(args.input) > 1 or Path(args.input[0]).is_dir():
+        raise InputError("several inputs or a folder need --csv OUT.csv (batch mode)")
     pred = get_predictor(args.model, args.variant, args.device)
-    loaded = pred.load(args.input)
+    loaded = pred.load(args.input[0], window=None if args.window in (None, "header") else args.window)
     record = read_record(args.records, args.row) if args.records else None
     if record is not None and "meta" not in pred.spec.inputs:
         raise InputError(f"--records is only used by models with clinical inputs; {args.model} takes images only")
@@ -91,4 +102,32 @@ def run(args) -> int:
     for h in heatmaps:
         print(f"  heat map {h['method']} {h['label']}: {h['path']}" + (" (approximate)" if h["approximate"] else ""))
     sys.stdout.flush()
+    return 0
+
+
+def run_batch(args) -> int:
+    from hcview.infer.batch import collect_files, predict_files
+    from hcview.infer.predictor import get_predictor
+    from hcview.io_utils import atomic_write_safe_csv
+
+    if args.explain or args.records:
+        raise InputError("--csv (batch mode) takes neither --explain nor --records")
+    if args.batch_size < 1:
+        raise InputError("--batch-size must be >= 1")
+    out = Path(args.csv)
+    if out.is_dir():
+        raise InputError(f"--csv {out} is a folder; give a file name")
+    files = collect_files(args.input)
+    pred = get_predictor(args.model, args.variant, args.device)
+    df = predict_files(pred, files, mc=args.mc, seed=args.seed, batch_size=args.batch_size)
+    atomic_write_safe_csv(out, df, index=False)
+    bad = int((df["error"] != "").sum())
+    flagged = int(df["ood"].fillna(0).sum())
+    summary = {"csv": str(out), "images": len(df), "errors": bad, "ood": flagged,
+               "uncertain": int(df["uncertain"].fillna(0).sum())}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{len(df)} images -> {out}: {flagged} flagged out of distribution, {summary['uncertain']} uncertain, "
+              f"{bad} unreadable")
     return 0
