@@ -57,3 +57,62 @@ def _json_default(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CSV exports that a spreadsheet cannot run (OWASP "CSV Injection")
+#: a text cell starting with one of these is read as a formula by spreadsheet programs
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = None
+
+
+def csv_safe_cell(value):
+    """``value`` unchanged unless it is TEXT whose first non-blank character starts a formula (``= + - @``,
+    tab, carriage return); such text gets a leading ``'`` so spreadsheets show it instead of evaluating it.
+
+    Numbers (int, float, numpy scalars) are never touched, so ``-1.5`` stays a number; text that is only a plain
+    number (``"-1.5"``, ``"+3"``, ``"-2e-3"``) cannot run anything and is kept as well.
+    """
+    global _PLAIN_NUMBER
+    if not isinstance(value, str) or not value:
+        return value
+    head = value.lstrip(" ")
+    if not head or head[0] not in CSV_FORMULA_START:
+        return value
+    if _PLAIN_NUMBER is None:
+        import re
+
+        _PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+    if _PLAIN_NUMBER.fullmatch(head):
+        return value
+    return "'" + value
+
+
+def csv_safe_frame(df):
+    """Copy of a pandas DataFrame with every text cell, column name and index label passed through
+    :func:`csv_safe_cell`; numeric columns are left exactly as they are."""
+    import pandas as pd
+
+    out = df.copy()
+    for i in range(out.shape[1]):
+        col = out.iloc[:, i]
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+                or pd.api.types.is_datetime64_any_dtype(col)):
+            out.isetitem(i, col.map(csv_safe_cell))
+    out.columns = out.columns.map(lambda c: csv_safe_cell(c) if isinstance(c, str) else c)
+    if not pd.api.types.is_numeric_dtype(out.index):
+        out.index = out.index.map(lambda c: csv_safe_cell(c) if isinstance(c, str) else c)
+    out.index.names = [csv_safe_cell(n) if isinstance(n, str) else n for n in out.index.names]
+    return out
+
+
+def safe_csv_text(df, **to_csv_kw) -> str:
+    """``df.to_csv(**to_csv_kw)`` as text, with formula-like text cells neutralised (:func:`csv_safe_frame`).
+    Use it for downloads; use :func:`atomic_write_safe_csv` for files."""
+    return csv_safe_frame(df).to_csv(**to_csv_kw)
+
+
+def atomic_write_safe_csv(path, df, **to_csv_kw) -> Path:
+    """Write a DataFrame as CSV atomically, formula-like text cells neutralised (:func:`csv_safe_frame`)."""
+    text = safe_csv_text(df, **to_csv_kw)
+    return atomic_write(path, lambda f: f.write(text), "w")
