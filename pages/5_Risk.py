@@ -125,7 +125,7 @@ lv = res.levels()
 st.caption(f"Cut points ({lv['mode']}), chosen on training rows only: low if p <= {lv['c1']:.3f}, high if p >= "
            f"{lv['c2']:.3f}, medium otherwise (p = calibrated probability of the row's leaf). Counts: each row once, "
            "out of fold; rates: observed outcome rate per level over all test folds.")
-for line in lv["empty"]:
+for line in res.warnings():
     st.warning(line)
 st.plotly_chart(level_figure(res), width="stretch", key=k + "levels")
 

@@ -136,6 +136,7 @@ def test_biopsy_three_levels_used_with_rows(biopsy, variant):
     assert sum(lv["counts"].values()) == 858
     assert all(biopsy.model.train_level_counts_[k] > 0 for k in LEVELS)
     assert lv["positive_rate"]["high"] > lv["positive_rate"]["low"]
+    assert not any("do not separate" in line for line in biopsy.warnings())
     rows = biopsy.rows()
     assert len(rows) == 858 and set(rows["risk_level"]) == set(LEVELS)
     assert rows["risk_probability"].between(0, 1).all() and rows["rule_path"].str.len().min() > 0
@@ -160,6 +161,7 @@ def test_shuffled_outcome_gives_chance(variant):
     a = res.cv_metrics["auroc"]
     assert abs(a["mean"] - 0.5) < 0.1 and a["ci_low"] < 0.5 < a["ci_high"], a
     assert res.cv_metrics["gmean"]["ci_low"] < 0.5
+    assert any("includes 0.5: no evidence" in line for line in res.warnings())
 
 
 def test_nothing_fitted_on_the_rows_it_scores():

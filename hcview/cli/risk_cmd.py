@@ -180,6 +180,7 @@ def _summary(r) -> dict:
     d = r.to_json(rows=True, folds=False)
     keep = ("outcome", "outcome_column", "n_rows", "n_used", "n_dropped_missing_outcome", "positives", "prevalence",
             "params", "evaluation", "cv_metrics", "baselines", "baseline_descriptions", "selected", "levels",
+            "warnings",
             "tuning", "calibration", "tree_rules", "leaves", "excluded", "holdout", "notes", "rows")
     out = {k: d[k] for k in keep}
     out["tuning"] = {k: v for k, v in d["tuning"].items() if k != "grid"}
@@ -223,8 +224,8 @@ def _print_text(path, results, scored, args) -> None:
         w("  out-of-fold counts (repeat 1): " + ", ".join(f"{k} {v}" for k, v in lv["counts"].items()) + "\n")
         w("  observed positive rate (all test folds): " +
           ", ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in lv["positive_rate"].items()) + "\n")
-        for line in lv["empty"]:
-            w(f"  {line}\n")
+        for line in r.warnings():
+            w(f"  warning: {line}\n")
         t = r.model.tuning_
         w(f"model in use (fitted on all {r.n_rows - r.n_dropped} rows; tree tuned by inner {t['inner_folds']}-fold "
           f"CV, {t['rule']} rule: max depth {t['max_depth']}, min samples per split {t['min_samples_split']}; "

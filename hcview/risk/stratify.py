@@ -119,6 +119,21 @@ class RiskResult:
             "empty": empty,
         }
 
+    def warnings(self) -> list[str]:
+        """One line each: empty levels, levels whose observed rates do not rise from low to high, and a CV AUROC
+        whose CI includes 0.5 (no evidence of ranking better than chance)."""
+        lv = self.levels()
+        out = list(lv["empty"])
+        r = lv["positive_rate"]
+        if r["low"] is not None and r["high"] is not None and r["high"] <= r["low"]:
+            out.append(f"the levels do not separate risk here: observed rate in 'high' ({r['high']:.3f}) is not above "
+                       f"'low' ({r['low']:.3f})")
+        a = self.cv_metrics["auroc"]
+        if a["ci_low"] is not None and a["ci_low"] <= 0.5:
+            out.append(f"the two-stage CV AUROC's 95% CI ({a['ci_low']:.2f}-{a['ci_high']:.2f}) includes 0.5: no "
+                       "evidence that it ranks patients better than chance")
+        return out
+
     def rows(self) -> pd.DataFrame:
         """Per row of the records: the outcome, its CV fold (repeat 1) and the out-of-fold level, calibrated
         probability, predicted class and rule path."""
@@ -160,6 +175,7 @@ class RiskResult:
             "baseline_descriptions": {b: BASELINE_DESCRIPTIONS[b] for b in self.cv.baselines},
             "selected": self.selected_table(),
             "levels": self.levels(),
+            "warnings": self.warnings(),
             "tuning": {"model": {k: m.tuning_[k] for k in ("inner_folds", "rule", "max_depth", "top_n",
                                                           "min_samples_split", "inner_auroc")},
                        "grid": m.tuning_["grid"],
