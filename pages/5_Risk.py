@@ -101,9 +101,9 @@ from hcview.viz.risk import cv_roc_figure, level_figure, scored_distribution_fig
 
 cv = res.cv
 st.subheader(f"{res.outcome}: cross-validated performance")
-st.caption(f"{res.n_rows} rows, {res.positives} positive (prevalence {res.prevalence:.3f}). {cv.repeats}x{cv.folds} "
-           f"stratified CV, folds stratified on {res.outcome}; each training fold refits imputation, thresholds, "
-           f"top-N, tree tuning, calibration and cut points. Mean [95% CI] over {cv.repeats * cv.folds} folds; "
+st.caption(f"{res.n_rows} rows, {res.positives} positive (prevalence {res.prevalence:.3f}). {cv.repeats} repeats x "
+           f"{cv.folds} folds, stratified CV, folds stratified on {res.outcome}; each training fold refits imputation, "
+           f"thresholds, top-N, tree tuning, calibration and cut points. Mean [95% CI] over {cv.repeats * cv.folds} folds; "
            f"ran in {cv.seconds:.1f} s.")
 cols = st.columns(5)
 for col, (label, key) in zip(cols, [("AUROC", "auroc"), ("G-mean", "gmean"), ("Sensitivity", "sensitivity"),

@@ -363,7 +363,7 @@ def test_cli_text_summary(capsys, tmp_path):
                        "--no-baselines"], capsys)
     assert rc == 0
     assert "leakage guard: on; excluded: Hinselmann, Schiller, Biopsy" in out
-    assert "2x1" not in out and "1x2 stratified CV" in out and "AUROC" in out
+    assert "1 repeats x 2 folds stratified CV" in out and "AUROC" in out
     assert "single hold-out split (215 rows," in out
 
 

@@ -210,8 +210,8 @@ def _print_text(path, results, scored, args) -> None:
         if other:
             w(f"  also not used: {', '.join(f'{c} ({r.excluded[c]})' for c in other)}\n")
         w(f"{len(r.features_considered)} features considered\n")
-        w(f"{cv.repeats}x{cv.folds} stratified CV (folds stratified on {name}; every step refitted in each training "
-          f"fold), mean [95% CI] over {cv.repeats * cv.folds} folds, {cv.seconds:.1f} s:\n")
+        w(f"{cv.repeats} repeats x {cv.folds} folds stratified CV (folds stratified on {name}; every step refitted in "
+          f"each training fold), mean [95% CI] over {cv.repeats * cv.folds} folds, {cv.seconds:.1f} s:\n")
         models = ["two_stage"] + cv.baselines
         labels = {"two_stage": "two-stage", "logistic": "logistic", "random_forest": "random forest",
                   "tree": "tree (depth 3)"}

@@ -166,7 +166,7 @@ class RiskResult:
             "outcome": self.outcome, "outcome_column": self.outcome_column, "n_rows": self.n_rows,
             "n_used": self.n_rows - self.n_dropped, "n_dropped_missing_outcome": self.n_dropped,
             "positives": self.positives, "prevalence": self.prevalence, "params": self.params,
-            "evaluation": {"scheme": f"{self.cv.repeats}x{self.cv.folds} repeated stratified k-fold CV "
+            "evaluation": {"scheme": f"{self.cv.repeats} repeats x {self.cv.folds} folds, stratified k-fold CV "
                                      f"(folds stratified on {self.outcome})",
                            "folds": self.cv.folds, "repeats": self.cv.repeats, "seed": self.cv.seed,
                            "ci_method": CI_METHOD, "seconds": round(self.cv.seconds, 2)},
@@ -325,9 +325,9 @@ def stratify(df, outcome: str, *, top_n: int = 8, folds: int = 5, repeats: int =
 
     guard = [c for c, why in excluded.items() if "outcome" in why]
     notes = [
-        f"Every figure is a {cv.repeats}x{cv.folds} stratified CV mean with a 95% CI; each training fold refits "
-        "imputation, bins, thresholds, top-N, tree tuning, calibration and cut points, and is scored on its test "
-        "rows only.",
+        f"Every figure is a {cv.repeats} repeats x {cv.folds} folds stratified CV mean with a 95% CI; each training "
+        "fold refits imputation, bins, thresholds, top-N, tree tuning, calibration and cut points, and is scored on "
+        "its test rows only.",
         f"Leakage guard on: {', '.join(guard) if guard else 'no column'} excluded as outcome or copy of it"
         + ("; other outcome columns allowed as features (circular for screening tests)."
            if allow_outcome_features else "."),

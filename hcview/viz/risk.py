@@ -36,7 +36,8 @@ def cv_roc_figure(result) -> go.Figure:
                                  line=dict(color=MODEL_COLOURS.get(name, "#555"),
                                            width=3 if name == "two_stage" else 2),
                                  name=f"{MODEL_LABELS.get(name, name)}: AUROC {_ci_text(auc)}"))
-    fig.update_layout(title=f"{result.outcome}: cross-validated ROC ({cv.repeats}x{cv.folds} folds, mean curve)",
+    fig.update_layout(title=f"{result.outcome}: cross-validated ROC ({cv.repeats} repeats x {cv.folds} folds, "
+                            "mean curve)",
                       xaxis_title="1 - specificity", yaxis_title="sensitivity", height=460,
                       xaxis_range=[0, 1], yaxis_range=[0, 1.02], margin=dict(t=50, b=40),
                       legend=dict(yanchor="bottom", y=0.02, xanchor="right", x=0.99))
