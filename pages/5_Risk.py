@@ -103,7 +103,8 @@ cv = res.cv
 st.subheader(f"{res.outcome}: cross-validated performance")
 st.caption(f"{res.n_rows} rows, {res.positives} positive (prevalence {res.prevalence:.3f}). {cv.repeats} repeats x "
            f"{cv.folds} folds, stratified CV, folds stratified on {res.outcome}; each training fold refits imputation, "
-           f"thresholds, top-N, tree tuning, calibration and cut points. Mean [95% CI] over {cv.repeats * cv.folds} folds; "
+           f"thresholds, top-N, tree tuning, calibration and cut points. Mean [95% CI] over "
+           f"{cv.repeats * cv.folds} folds; "
            f"ran in {cv.seconds:.1f} s.")
 cols = st.columns(5)
 for col, (label, key) in zip(cols, [("AUROC", "auroc"), ("G-mean", "gmean"), ("Sensitivity", "sensitivity"),
