@@ -64,6 +64,7 @@ def sha256_file(path) -> str:
             h.update(chunk)
     return h.hexdigest()
 
+
 # ---------------------------------------------------------------------------------------------------------------
 # CSV exports that a spreadsheet cannot run (OWASP "CSV Injection")
 #: a text cell starting with one of these is read as a formula by spreadsheet programs

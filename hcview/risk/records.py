@@ -1,11 +1,13 @@
 """Reading a tabular records file (the UCI cervical risk-factors layout or anything like it).
 
 ``?`` and blank cells are missing. ``Citology`` (the UCI original's spelling) is renamed ``Cytology``.
-Every problem with the file is a one-line :class:`hcview.errors.CsvError`.
+Every problem with the file is a one-line :class:`hcview.errors.CsvError`, including two columns with the same name
+after normalisation (case, whitespace, ``Citology``/``Cytology``, pandas' ``.1`` suffix for a repeated header).
 """
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +41,45 @@ def canonical_outcome(name: str) -> str:
     return ALIASES.get(str(name).strip().lower(), str(name).strip())
 
 
+def column_key(name) -> str:
+    """The comparison key of a column name: outcome aliases resolved, case and runs of whitespace ignored."""
+    s = " ".join(str(name).split())
+    return ALIASES.get(s.lower(), s).lower()
+
+
+_MANGLED = re.compile(r"^(?P<base>.+)\.(?P<n>[1-9][0-9]*)$")
+
+
+def duplicate_columns(columns) -> list[list[str]]:
+    """Groups of column names that are the same column after normalisation: case, whitespace, outcome aliases
+    (``Citology``/``Cytology``) and the ``.1``/``.2`` suffixes pandas gives a repeated header (``Biopsy.1``).
+
+    A name ``X.N`` counts as a copy only when ``X`` itself is also present.
+    """
+    names = [str(c) for c in columns]
+    keys = [column_key(c) for c in names]
+    present = set(keys)
+    groups: dict[str, list[str]] = {}
+    for name, key in zip(names, keys):
+        m = _MANGLED.match(key)
+        if m and column_key(m.group("base")) in present:
+            key = column_key(m.group("base"))
+        groups.setdefault(key, []).append(name)
+    return [g for g in groups.values() if len(g) > 1]
+
+
 def normalise_columns(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     """Strip column names and rename outcome aliases to their canonical spelling.
 
+    Refuses (one-line :class:`CsvError`) any two columns that are the same name after normalisation
+    (see :func:`duplicate_columns`): a repeated outcome column would otherwise become a perfect "feature".
     Returns the renamed frame and ``{canonical: original}`` for every renamed column.
     """
+    dups = duplicate_columns(df.columns)
+    if dups:
+        shown = "; ".join(" = ".join(repr(c) for c in g) for g in dups[:5])
+        raise CsvError(f"duplicate column names (same after ignoring case, spaces and '.1' suffixes): {shown}; "
+                       "rename or drop the copies")
     renamed: dict[str, str] = {}
     cols = []
     for c in df.columns:
@@ -53,9 +89,6 @@ def normalise_columns(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
             renamed[canon] = s
             s = canon
         cols.append(s)
-    if len(set(cols)) != len(cols):
-        dup = sorted({c for c in cols if cols.count(c) > 1})
-        raise CsvError(f"duplicate column name(s) after normalising spelling: {', '.join(dup)}")
     out = df.copy()
     out.columns = cols
     return out, renamed
@@ -102,3 +135,14 @@ def to_numeric_frame(df: pd.DataFrame, columns) -> tuple[pd.DataFrame, list[str]
     frame = pd.DataFrame(out, index=df.index)
     frame = frame.replace([np.inf, -np.inf], np.nan)
     return frame, dropped
+
+
+def binary_columns(df: pd.DataFrame) -> list[str]:
+    """Columns whose non-missing values are all 0/1 (with both present): candidate outcomes of any records table."""
+    num, _ = to_numeric_frame(df, list(df.columns))
+    out = []
+    for c in num.columns:
+        v = num[c].dropna()
+        if len(v) and v.isin([0.0, 1.0]).all() and v.nunique() == 2:
+            out.append(c)
+    return out
