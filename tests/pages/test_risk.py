@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from hcview.risk import bundled_records_path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not bundled_records_path().exists(), reason="bundled cervical table missing")
 
 
