@@ -1,6 +1,6 @@
 import streamlit as st
 
-from hcview.ui.common import cached_catalog
+from hcview.ui.common import SYNTHETIC_BANNER, cached_catalog
 from hcview.ui.jobs_widgets import bootstrap_button
 
 st.title("hcview")
@@ -17,7 +17,9 @@ for col, mid in zip(cols, dict.fromkeys(r["id"] for r in rows)):
         st.subheader(demo["name"])
         st.caption(demo["modality"])
         if demo["trained"]:
-            st.success("demo model trained", icon="✅")
+            st.success(f"demo model trained (version {demo['version']})", icon="✅")
+            if demo["synthetic"]:
+                st.error(SYNTHETIC_BANNER, icon="🧪")
             tm = demo.get("test_metrics") or {}
             shown = {k[5:].replace("_", " "): v for k, v in tm.items()
                      if k.startswith("test_") and isinstance(v, (int, float))}

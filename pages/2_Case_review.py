@@ -5,6 +5,7 @@ from hcview.errors import HcviewError
 from hcview.ui.common import cached_catalog, show_error
 from hcview.ui.loaders import bundled_samples, predictor, validity_note
 from hcview.ui.panels import PanelContext, render_panel
+from hcview.ui.common import SYNTHETIC_BANNER
 
 st.title("Case review")
 st.caption("Research software: not for clinical diagnosis.")
@@ -61,6 +62,11 @@ except Exception as e:  # never a traceback for the user
 
 j = res.to_json()
 flags = j["flags"]
+if flags["ood"]:
+    st.error(f"This image does not look like the data this model was trained on (score {j['ood_score']:.0f}, "
+             f"threshold {j['ood_threshold']:.0f}): its outputs are not meaningful.", icon="🛑")
+if flags["synthetic_model"]:
+    st.error(SYNTHETIC_BANNER, icon="🧪")
 if flags["untrained"]:
     st.error("UNTRAINED model: random weights, outputs are meaningless.", icon="⚠️")
 if flags.get("modality_mismatch"):

@@ -19,22 +19,13 @@ from hcview.device import pick_device
 from hcview.errors import CsvError, InputError
 from hcview.explain.guard import model_lock
 from hcview.metrics.ood import mahalanobis_score
-from hcview.models.checkpoint import find_checkpoint, load_checkpoint
+from hcview.models.checkpoint import find_checkpoint, load_checkpoint, trained_on_synthetic
 from hcview.models.registry import create_model, get_spec
 
 from . import results as R
 from .mc_dropout import DEFAULT_PASSES, mc_samples, summarize, to_probs
 
 METHODS = ("gradcam", "gradcam++", "eigencam", "lrp")  # the one vocabulary of explanation methods
-SYNTHETIC_SPECS = ("sample:nodules", "sample:phantoms")
-
-
-def trained_on_synthetic(card: dict) -> bool:
-    """True when the card's training data were synthetic phantoms."""
-    data = card.get("data") or {}
-    return bool((data.get("info") or {}).get("synthetic") or data.get("synthetic") or data.get("spec") in SYNTHETIC_SPECS)
-
-
 def operating_thresholds(card: dict, label_space) -> dict[str, np.ndarray]:
     """Per-label decision thresholds of every sigmoid head: the card's operating points (chosen on the validation
     split) or 0.5 where none were chosen."""

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import torch
 
-from .checkpoint import find_checkpoint, read_card
+from .checkpoint import find_checkpoint, read_card, trained_on_synthetic
 from .registry import count_params, create_model, get_spec, list_models
 
 
@@ -37,6 +37,9 @@ def catalog(with_params: bool = True) -> list[dict]:
                 "trained": ckpt is not None and not (card or {}).get("error"),
                 "checkpoint": str(ckpt) if ckpt else None,
                 "test_metrics": (card or {}).get("metrics", {}).get("test") if card else None,
+                "version": (card or {}).get("version", 1) if card else None,
+                "synthetic": trained_on_synthetic(card),
+                "ood": (card or {}).get("ood"), "operating_points": (card or {}).get("operating_points"),
                 "description": v.description,
             })
     return rows

@@ -152,6 +152,15 @@ def _label_space_dict(d: dict) -> dict:
     return {"name": d["name"], "kind": kind, "description": d.get("description", ""), "heads": d["heads"]}
 
 
+SYNTHETIC_SPECS = ("sample:nodules", "sample:phantoms")
+
+
+def trained_on_synthetic(card: dict | None) -> bool:
+    """True when the card's training data were synthetic phantoms."""
+    data = (card or {}).get("data") or {}
+    return bool((data.get("info") or {}).get("synthetic") or data.get("synthetic") or data.get("spec") in SYNTHETIC_SPECS)
+
+
 def find_checkpoint(model_id: str, variant: str) -> Path | None:
     """The active version's weights (see :mod:`hcview.models.versions`): what every page and command loads."""
     from .versions import active_checkpoint

@@ -20,6 +20,9 @@ def device_text() -> str:
     return describe()
 
 
+SYNTHETIC_BANNER = "Trained on synthetic phantoms only: not meaningful on real scans."
+
+
 def sidebar() -> None:
     """The sidebar every page shares: device, which models are trained, a link to bootstrap."""
     with st.sidebar:

@@ -5,7 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from hcview.models import get_spec
-from hcview.models.checkpoint import find_checkpoint, read_card
+from hcview.models.checkpoint import find_checkpoint, read_card, trained_on_synthetic
+from hcview.ui.common import SYNTHETIC_BANNER
 
 
 def _metrics_table(metrics: dict) -> pd.DataFrame | None:
@@ -54,6 +55,9 @@ def model_card_view(model_id: str, variant: str) -> None:
             st.dataframe(pd.DataFrame({"": list(value), "value": list(value.values())}), hide_index=True)
         else:
             st.markdown(f"**{title}:** {value}")
+    if trained_on_synthetic(card):
+        st.error(SYNTHETIC_BANNER, icon="🧪")
+    ood_section(card)
     m = card.get("metrics", {})
     cols = st.columns(2)
     for col, split in zip(cols, ("val", "test")):
@@ -70,3 +74,28 @@ def model_card_view(model_id: str, variant: str) -> None:
             st.json(data)
     with st.expander("Full model card (JSON)"):
         st.json(card)
+
+
+def ood_section(card: dict) -> None:
+    """The out-of-distribution gate and the per-label operating points, with their measured figures."""
+    o = card.get("ood")
+    if not o:
+        st.warning("No out-of-distribution statistics: the app cannot tell whether an image resembles this model's "
+                   "training data.")
+    else:
+        sep = o.get("separation") or {}
+        st.markdown(f"**Out-of-distribution gate:** {o['method']}; threshold {o['threshold']:.1f} at a "
+                    f"{o['false_alarm_rate']:.0%} false-alarm rate on the {o['threshold_set_on']}.")
+        if sep:
+            st.markdown(f"Measured: AUROC {sep['auroc']:.3f} separating the {sep['in']} from images of another "
+                        f"kind ({sep['out']}); flags {sep['in_flagged']:.1%} of the former (n = {sep['n_in']}) and "
+                        f"{sep['out_flagged']:.1%} of the latter (n = {sep['n_out']}).")
+    ops = card.get("operating_points") or {}
+    for head, labels in ops.items():
+        with st.expander(f"Operating points ({head}): {card.get('operating_rule', 'youden')} on the validation split"):
+            st.dataframe(pd.DataFrame([{"label": lab, "threshold": v["threshold"], "sensitivity": v["sensitivity"],
+                                        "specificity": v["specificity"], "positives in validation": v.get("n_pos"),
+                                        "rule": v.get("rule")} for lab, v in labels.items()]),
+                         hide_index=True, width="stretch",
+                         column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                        for c in ("threshold", "sensitivity", "specificity")})
