@@ -131,3 +131,14 @@ def test_masked_mse_and_resmtnet_sum():
     expected = 2.0 * math.log(2) + 1.0 * 0.04 + 10.0 * 0.16 + 0.0 * 0.04
     assert total.item() == pytest.approx(expected, rel=1e-5)
     assert parts["size"].item() == pytest.approx(0.04, rel=1e-5)
+
+
+def test_resmtnet_smooths_subtlety_state_diagnosis_not_position():
+    torch.manual_seed(0)
+    out = {h: torch.randn(6, n) for h, n in (("subtlety", 5), ("state", 3), ("position", 6), ("diagnosis", 7))}
+    tg = {h: torch.randint(0, v.shape[1], (6,)) for h, v in out.items()}
+    _, parts = resmtnet.resmtnet_loss(out, tg, None, {}, list(out), [], label_smoothing=0.2)
+    for h in out:
+        plain = L.weighted_ce(out[h], tg[h]).item()
+        smooth = L.weighted_ce(out[h], tg[h], label_smoothing=0.2).item()
+        assert parts[h].item() == pytest.approx(plain if h == "position" else smooth, rel=1e-6)

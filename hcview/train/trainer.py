@@ -444,7 +444,7 @@ def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = 
                 best["val_loss"] = min(best["val_loss"], val_loss) if improved_loss else best["val_loss"]
                 if improved_metric:
                     best["metric"] = s
-            bad_epochs = 0 if (improved_loss or improved_metric) else bad_epochs + 1
+            bad_epochs = 0 if improved_loss else bad_epochs + 1  # patience on validation loss only (Keras monitor)
             elapsed = time.time() - t_loop
             eta = elapsed / max(step, 1) * (total_steps - step)
             emit({"event": "epoch", "epoch": epoch, "step": step, "total_steps": total_steps, "lr": opt.param_groups[0]["lr"],
