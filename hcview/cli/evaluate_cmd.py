@@ -41,7 +41,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from hcview.errors import HcviewError, InputError
+    from hcview.errors import InputError
 
     has_model = bool(args.model)
     has_pred = bool(args.predictions)
@@ -52,17 +52,9 @@ def run(args) -> int:
     if has_model:
         if not args.data:
             raise InputError("--model needs --data SPEC (the dataset to evaluate on)")
-        import importlib
+        from hcview.infer.evaluate import evaluate_model
 
-        try:
-            infer_eval = importlib.import_module("hcview.infer.evaluate")
-        except ModuleNotFoundError as e:
-            if e.name in ("hcview.infer.evaluate", "hcview.infer"):
-                raise HcviewError("model evaluation is not available in this build") from None
-            raise
-        if not hasattr(infer_eval, "evaluate_model"):
-            raise HcviewError("model evaluation is not available in this build")
-        result = infer_eval.evaluate_model(args.model, args.variant, args.data, args.split, args.out)
+        result = evaluate_model(args.model, args.variant, args.data, args.split, args.out)
         _emit(result, args, written_by_evaluator=True)
         return 0
 
@@ -73,6 +65,8 @@ def run(args) -> int:
         raise InputError("--labels is empty")
     result = evaluate_files(args.predictions, args.truth_pattern, args.score_pattern, labels,
                             n_boot=args.bootstrap)
+    if len(result["model_order"]) == 1:  # one file: its own record ({file, labels, summary})
+        result = result["models"][result["model_order"][0]]
     _emit(result, args)
     return 0
 

@@ -2,8 +2,9 @@
 ``{label}_Pred`` columns by default).
 
 ``load_predictions`` reads and validates one file (every problem is a one-line ``CsvError``);
-``evaluate_files`` computes per-label AUROC/AUPRC for one or several files and, for several,
-a Friedman test with labels as blocks and files as treatments on per-label AUROC.
+``compare_predictions`` (on loaded files) and ``evaluate_files`` (on paths) compute per-label
+AUROC/AUPRC for one or several files, in one return shape, and for several a Friedman test with
+labels as blocks and files as treatments on per-label AUROC.
 
 Truth cells: 1 = positive, 0 = negative; empty, NaN or -1 (uncertain) = unknown (skipped for
 that label).
@@ -167,50 +168,59 @@ def evaluate_arrays(labels, y_true, y_score, n_boot: int = 0, seed: int = 0) -> 
     return {"labels": per, "summary": summary}
 
 
-def _model_names(paths: Sequence[Path]) -> list[str]:
-    names, seen = [], {}
-    for p in paths:
-        stem = p.stem or p.name
+def unique_names(names: Sequence) -> list[str]:
+    """Display names of files: their stems, made unique with a suffix (``a``, ``a_2``)."""
+    out, seen = [], {}
+    for n in names:
+        stem = Path(str(n)).stem or str(n)
         seen[stem] = seen.get(stem, 0) + 1
-        names.append(stem if seen[stem] == 1 else f"{stem}_{seen[stem]}")
-    return names
+        out.append(stem if seen[stem] == 1 else f"{stem}_{seen[stem]}")
+    return out
+
+
+def compare_predictions(loaded: dict, files: dict | None = None, n_boot: int = 0, seed: int = 0) -> dict:
+    """Score one or several loaded predictions files; one return shape whatever their number.
+
+    ``loaded``: ``{name: (labels, y_true, y_score)}`` as :func:`load_predictions` returns them, in display
+    order; ``files``: ``{name: path}`` recorded as each model's ``file``. Returns ``{models: {name: {file,
+    labels: {label: {...}}, summary}}, model_order, common_labels, labels: {label: {name: {auroc, auprc,
+    support}}}, summary: {name: {...}}, friedman}``; ``friedman`` (labels as blocks, files as treatments,
+    on per-label AUROC over the common labels) is None for one file. JSON-safe (NaN -> None).
+    """
+    if not loaded:
+        raise CsvError("no predictions file given")
+    names = list(loaded)
+    models = {n: {"file": str((files or {}).get(n, n)), **evaluate_arrays(*loaded[n], n_boot=n_boot, seed=seed)}
+              for n in names}
+    common = [lab for lab in models[names[0]]["labels"] if all(lab in models[n]["labels"] for n in names[1:])]
+    if not common:
+        raise CsvError("the predictions files share no label, so they cannot be compared")
+    fr = None
+    if len(names) > 1:
+        table = np.array([[models[n]["labels"][lab]["auroc"] for n in names] for lab in common], dtype=float)
+        fr = friedman(table, names, higher_is_better=True)
+        fr["blocks"] = "labels"
+        fr["metric"] = "auroc"
+    out = {
+        "models": models,
+        "model_order": names,
+        "common_labels": common,
+        "labels": {lab: {n: {k: models[n]["labels"][lab][k] for k in ("auroc", "auprc", "support")} for n in names}
+                   for lab in common},
+        "summary": {n: models[n]["summary"] for n in names},
+        "friedman": fr,
+    }
+    return nan_to_none(out)
 
 
 def evaluate_files(paths: Sequence, truth_pattern: str = DEFAULT_TRUTH_PATTERN,
                    score_pattern: str = DEFAULT_SCORE_PATTERN, labels: Sequence[str] | None = None,
-                   n_boot: int = 0, seed: int = 0) -> dict:
-    """One file: ``{file, labels: {label: {...}}, summary: {...}}``.
-
-    Several files: ``{models: {name: {file, labels, summary}}, model_order, labels: {label: {name:
-    auroc}}, common_labels, friedman}`` with the Friedman test over labels common to all files.
-    """
+                   n_boot: int = 0, seed: int = 0, names: Sequence[str] | None = None) -> dict:
+    """Load and score predictions files (see :func:`compare_predictions` for the one return shape).
+    ``names`` (default: the file stems, made unique) name the files in the result."""
     paths = [Path(p) for p in paths]
     if not paths:
         raise CsvError("no predictions file given")
-    results = []
-    for p in paths:
-        labs, yt, ys = load_predictions(p, truth_pattern, score_pattern, labels)
-        res = evaluate_arrays(labs, yt, ys, n_boot=n_boot, seed=seed)
-        res = {"file": str(p), **res}
-        results.append(res)
-    if len(results) == 1:
-        return nan_to_none(results[0])
-    names = _model_names(paths)
-    common = [lab for lab in results[0]["labels"] if all(lab in r["labels"] for r in results[1:])]
-    if not common:
-        raise CsvError("the predictions files share no label, so they cannot be compared")
-    table = np.array([[r["labels"][lab]["auroc"] for r in results] for lab in common], dtype=float)
-    fr = friedman(table, names, higher_is_better=True)
-    fr["blocks"] = "labels"
-    fr["metric"] = "auroc"
-    out = {
-        "models": {n: r for n, r in zip(names, results)},
-        "model_order": names,
-        "common_labels": common,
-        "labels": {lab: {n: {"auroc": r["labels"][lab]["auroc"], "auprc": r["labels"][lab]["auprc"],
-                             "support": r["labels"][lab]["support"]} for n, r in zip(names, results)}
-                   for lab in common},
-        "summary": {n: r["summary"] for n, r in zip(names, results)},
-        "friedman": fr,
-    }
-    return nan_to_none(out)
+    names = list(names) if names else unique_names(paths)
+    loaded = {n: load_predictions(p, truth_pattern, score_pattern, labels) for n, p in zip(names, paths)}
+    return compare_predictions(loaded, dict(zip(names, paths)), n_boot=n_boot, seed=seed)

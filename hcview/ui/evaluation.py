@@ -56,7 +56,7 @@ def score_prediction_files(paths: Sequence, truth_pattern: str = "{label}_GT", s
     Returns ``{"result": <several-files shaped evaluate_files output>, "names": [...],
     "curves": {name: (labels, y_true, y_score)}}``. Every bad input raises a one-line ``CsvError``.
     """
-    from hcview.metrics.external import _model_names, evaluate_files, load_predictions
+    from hcview.metrics.external import evaluate_files, load_predictions, unique_names
 
     paths = [Path(p) for p in paths]
     if not paths:
@@ -64,7 +64,7 @@ def score_prediction_files(paths: Sequence, truth_pattern: str = "{label}_GT", s
     if not str(truth_pattern).strip() or not str(score_pattern).strip():
         raise CsvError("the truth and score column patterns must not be empty")
     result = evaluate_files(paths, truth_pattern, score_pattern, labels, n_boot=n_boot)
-    names = list(names) if names else _model_names(paths)
+    names = list(names) if names else unique_names(paths)
     res = _uniform(result, names)
     if len(paths) > 1 and list(res["model_order"]) != names:  # display names from the uploads
         res = _rename(res, dict(zip(res["model_order"], names)))
