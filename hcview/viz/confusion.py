@@ -99,3 +99,34 @@ def hierarchical_confusion_figures(cm, diseases: Sequence[str], label_space, nor
         c, g = collapse_confusion(cm, diseases, label_space, level)
         out[level] = confusion_heatmap(c, g, None, normalize, title=level.capitalize())
     return out
+
+
+def add_cell_picker(fig: go.Figure, cm, labels: Sequence[str]) -> go.Figure:
+    """Overlay one invisible square marker per CM cell so a click selects (true, pred).
+
+    Streamlit reports plotly selections for scatter points, not for heatmap cells; the markers
+    carry the same hover text as the heatmap.
+    """
+    cm = np.asarray(cm)
+    n = len(labels)
+    pct = 100.0 * normalize_rows(cm)
+    ii, jj = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    ii, jj = ii.ravel(), jj.ravel()
+    fig.add_trace(go.Scatter(
+        x=[labels[j] for j in jj], y=[labels[i] for i in ii], mode="markers", showlegend=False, name="cells",
+        marker={"symbol": "square", "size": 18 if n <= 20 else (12 if n <= 45 else 7), "opacity": 0.0},
+        customdata=np.stack([cm[ii, jj], pct[ii, jj]], axis=1),
+        hovertemplate="true: %{y}<br>pred: %{x}<br>count: %{customdata[0]:d}<br>row: %{customdata[1]:.1f}%"
+                      "<extra>click to list the cases</extra>"))
+    fig.update_layout(clickmode="event+select", dragmode=False)
+    return fig
+
+
+def stored_confusion(head: dict, level: str = "disease") -> tuple[np.ndarray, list[str]]:
+    """The confusion matrix of a softmax head of a ``compute_report`` result; for the disease head of a
+    taxonomy its ``category`` / ``anatomy`` collapse."""
+    if level != "disease" and level in (head.get("confusion_matrix_collapsed") or {}):
+        c = head["confusion_matrix_collapsed"][level]
+    else:
+        c = head["confusion_matrix"]
+    return np.asarray(c["matrix"], dtype=np.int64), list(c["labels"])
