@@ -78,3 +78,12 @@ def test_multilabel_failure_frames_rank_by_distance_from_threshold():
     assert list(zip(err["row"], err["label"])) == [(1, "A"), (0, "A")]
     assert list(zip(unc["row"], unc["label"])) == [(3, "B"), (0, "B"), (2, "A")]
     assert set(err.columns) >= {"row", "label", "true", "pred", "prob"}
+
+
+def test_default_label_cell_is_never_empty():
+    y = np.array([[1, 0], [0, 0], [1, 1], [0, 1], [0, np.nan]], float)
+    s = np.array([[0.9, 0.2], [0.7, 0.1], [0.3, 0.8], [0.95, 0.4], [0.1, 0.9]], float)
+    assert M.default_label_cell(y, s, ["A", "B"]) == ("A", "false positives")  # A: 2 FP + 1 FN, B: 1 FN
+    assert M.default_label_cell(y, s, ["A", "B"], "B") == ("B", "false negatives")
+    right = np.array([[1.0], [0.0]])
+    assert M.default_label_cell(right, np.array([[0.9], [0.1]]), ["C"]) == ("C", "true positives")

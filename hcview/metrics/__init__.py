@@ -10,8 +10,9 @@ from hcview.metrics.classification import (compute_accuracy, compute_balanced_ac
 from hcview.metrics.confusion import (cell_indices, collapse_confusion, compute_confusion_matrix,
                                       compute_hierarchical_confusion, normalize_rows, ranked_confusions,
                                       taxonomy_order)
-from hcview.metrics.failures import (LABEL_CELLS, cell_cases, failure_frames, label_cell_cases, label_cell_counts,
-                                     label_decisions, most_confident_errors, most_uncertain_correct)
+from hcview.metrics.failures import (LABEL_CELLS, cell_cases, default_label_cell, failure_frames, label_cell_cases,
+                                     label_cell_counts, label_decisions, most_confident_errors,
+                                     most_uncertain_correct)
 from hcview.metrics.hierarchy import compute_edge_consistency, compute_taxonomy_consistency
 from hcview.metrics.multilabel import (compute_label_auc, compute_mean_auroc, compute_multilabel_auc,
                                        compute_pr_curves, compute_roc_curves)
@@ -27,7 +28,7 @@ __all__ = [
     "compute_gmean", "compute_head_cis", "compute_hierarchical_confusion", "compute_label_auc",
     "compute_mean_auroc", "compute_multilabel_auc", "compute_multilabel_calibration", "compute_per_class_table",
     "compute_pr_curves", "compute_recalls", "compute_regression", "compute_reliability", "compute_report",
-    "compute_roc_curves", "compute_taxonomy_consistency", "failure_frames", "friedman", "label_cell_cases",
+    "compute_roc_curves", "compute_taxonomy_consistency", "default_label_cell", "failure_frames", "friedman", "label_cell_cases",
     "label_cell_counts", "label_decisions", "mcnemar", "mcnemar_predictions", "most_confident_errors",
     "most_uncertain_correct", "normalize_rows", "pearson", "ranked_confusions", "support_accuracy_correlation",
     "taxonomy_order",

@@ -139,3 +139,20 @@ def label_cell_cases(y_true, prob, labels: Sequence[str], label: str, cell: str,
 def label_cell_counts(y_true, prob, labels: Sequence[str], label: str, threshold: float = 0.5) -> dict:
     """{cell: number of cases} of a label's 2x2 confusion matrix."""
     return {c: len(label_cell_cases(y_true, prob, labels, label, c, threshold)) for c in LABEL_CELLS}
+
+
+def default_label_cell(y_true, prob, labels: Sequence[str], label: str | None = None, threshold: float = 0.5
+                       ) -> tuple[str, str]:
+    """A (label, cell) worth opening first: ``label`` (default: the label with the most wrong decisions,
+    the first on a tie) and its larger error cell; without errors, its first non-empty cell."""
+    labels = list(labels)
+    d = label_decisions(y_true, prob, labels, threshold)
+    if label is None:
+        errors = d[d["wrong"]].groupby("label").size()
+        label = max(labels, key=lambda lab: errors.get(lab, 0)) if len(errors) else labels[0]
+    mine = d[d["label"] == label]
+    counts = {c: int(((mine["true"] == t) & (mine["pred"] == p)).sum()) for c, (t, p) in _CELL_TRUTH_PRED.items()}
+    fp, fn = counts["false positives"], counts["false negatives"]
+    if fp or fn:
+        return label, "false positives" if fp >= fn else "false negatives"
+    return label, next((c for c in LABEL_CELLS if counts[c]), LABEL_CELLS[0])

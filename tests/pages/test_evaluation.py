@@ -382,3 +382,66 @@ def test_page_refuses_paths_outside_the_data_roots(tmp_path, tmp_var_dir, tmp_mo
         spec_messages.add(errors[0].replace(spec.split(":", 1)[1], "PATH"))
         assert not [b for b in at.button if b.key == "ev_run"]  # nothing to run on a refused spec
     assert len(spec_messages) == 1
+
+
+# ------------------------------------------------------------------------------ multi-label heads, sizes
+def write_stored_multilabel_eval(var_dir: Path, model_id: str = "medfusionnet", n: int = 40, seed: int = 0) -> dict:
+    """A stored evaluation of a multi-label model written with ``predictions_frame`` and ``compute_report``
+    over real NIH sample images and synthetic scores."""
+    from hcview.infer.evaluate import default_out_dir, predictions_frame
+    from hcview.io_utils import atomic_write_json
+    from hcview.metrics._util import nan_to_none
+
+    spec = get_spec(model_id)
+    ls = spec.label_space("demo")
+    head = ls.heads[0]
+    root = ROOT / "data/samples/nih-cxr-1000"
+    t = pd.read_csv(root / "labels.csv").head(n)
+    rng = np.random.default_rng(seed)
+    y = (rng.random((n, head.size)) < 0.3).astype(float)
+    s = np.clip(0.3 * y + 0.7 * rng.random((n, head.size)), 0, 1)
+    out = default_out_dir(model_id, "demo", "test")
+    out.mkdir(parents=True, exist_ok=True)
+    predictions_frame(ls, t["image_index"].tolist(), [str(root / p) for p in t["path"]], {head.name: y},
+                      {head.name: s}).to_csv(out / "predictions.csv", index=False)
+    report = compute_report(None, {head.name: y}, {head.name: s}, ls)
+    report.update({"model": model_id, "variant": "demo", "split": "test", "untrained": False, "checkpoint": None,
+                   "synthetic": False, "n_cases": n,
+                   "data": S.default_sample_spec(model_id, "demo", spec.variant("demo").data)})
+    atomic_write_json(out / "metrics.json", nan_to_none(report))
+    return {"y": y, "s": s, "labels": list(head.labels)}
+
+
+def test_page_multilabel_opens_a_non_empty_cell(tmp_var_dir, tmp_models_dir):
+    from hcview.metrics import label_cell_counts
+
+    d = write_stored_multilabel_eval(tmp_var_dir)
+    at = _page(tmp_var_dir)
+    at.selectbox(key="ev_model").select("medfusionnet").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    per_label = next(df.value for df in at.dataframe if "AUROC" in df.value.columns)
+    assert per_label["label"].tolist() == d["labels"]
+    lab = at.selectbox(key="ev_cell_label").value
+    wrong = {x: sum(v for c, v in label_cell_counts(d["y"], d["s"], d["labels"], x).items() if c.startswith("false"))
+             for x in d["labels"]}
+    assert wrong[lab] == max(wrong.values())  # the label with the most wrong decisions first
+    cell = at.radio(key=f"ev_cell_kind_{lab}").value
+    assert cell.startswith("false") and label_cell_counts(d["y"], d["s"], d["labels"], lab)[cell] > 0
+    assert not any(i.value == "No cases." for i in at.info)
+
+
+def test_confusion_matrix_40x40_is_readable():
+    """The paper's 40 diseases: counts in every non-empty cell, cells of at least 24 px, zoomable, and a
+    click target per cell as large as the cell."""
+    from hcview.models.labels import load_label_space
+    from hcview.viz.confusion import cell_px, confusion_heatmap
+
+    ls = load_label_space("hcnet_paper")
+    order = ls.disease_order()
+    cm = np.random.default_rng(0).integers(0, 200, (40, 40))
+    fig = add_cell_picker(confusion_heatmap(cm, order, ls), cm, order)
+    hm = fig.data[0]
+    assert hm.texttemplate == "%{text}" and hm.text[0][0] == str(cm[0, 0]) and hm.textfont.size >= 9
+    assert cell_px(40) >= 24 and fig.layout.height >= 40 * cell_px(40)
+    assert fig.layout.dragmode == "zoom" and fig.layout.xaxis.tickfont.size >= 10
+    assert fig.data[-1].marker.size >= 0.8 * cell_px(40)

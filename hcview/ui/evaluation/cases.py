@@ -62,21 +62,24 @@ def thumbnail_of(case: dict, ctx: dict, size: int = THUMB) -> np.ndarray | None:
 
 def render_thumbnails(cases: pd.DataFrame, captions: Sequence[str], ctx: dict, per_row: int = 5,
                       size: int = THUMB) -> None:
-    """A grid of thumbnails with their captions (true / pred / prob; synthetic images marked)."""
+    """A grid of thumbnails, each with its caption (true / pred / prob; synthetic images marked) underneath
+    as its own element: images fit their column and long captions wrap below them, never over them."""
     if not len(cases):
         st.info("No cases.")
         return
     rows = cases.to_dict("records")
     for start in range(0, len(rows), per_row):
-        cols = st.columns(per_row)
+        cols = st.columns(per_row, gap="medium")
         for col, case, cap in zip(cols, rows[start:start + per_row], captions[start:start + per_row]):
             img = thumbnail_of(case, ctx, size)
             if case.get("synthetic"):
                 cap = f"{cap} · synthetic"
-            if img is None:
-                col.caption(f"(no image) {cap}")
-            else:
-                col.image(img, caption=cap, clamp=True, width=size)
+            with col:
+                if img is None:
+                    st.caption(f"(no image) {cap}")
+                    continue
+                st.image(img, clamp=True, width="stretch")
+                st.caption(cap)
 
 
 def render_case_list(frame: pd.DataFrame, ctx: dict) -> None:
@@ -88,7 +91,7 @@ def render_case_list(frame: pd.DataFrame, ctx: dict) -> None:
         st.info("No cases.")
         return
     if preds is None:
-        st.dataframe(frame, hide_index=True)
+        st.dataframe(frame, hide_index=True, width="stretch", height="content")
         return
     cases = case_table(preds, frame["row"].to_numpy(int), bool(ctx.get("synthetic")))
     caps = [case_caption(str(t), str(p), float(pr)) for t, p, pr in zip(frame["true"], frame["pred"], frame["prob"])]
@@ -98,4 +101,4 @@ def render_case_list(frame: pd.DataFrame, ctx: dict) -> None:
     with st.expander("as a table"):
         st.dataframe(pd.concat([cases[["id", "synthetic"]].reset_index(drop=True),
                                 frame.drop(columns=[c for c in ("index",) if c in frame]).reset_index(drop=True)],
-                               axis=1), hide_index=True, width="stretch")
+                               axis=1), hide_index=True, width="stretch", height="content")

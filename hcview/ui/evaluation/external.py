@@ -129,7 +129,7 @@ def render_external(scored: dict) -> None:
                                    help=f"{s.get('n_labels_defined')} labels with an AUROC, {s.get('n_cases')} cases")
         if ci:
             cols[i % len(cols)].caption(ci)
-    st.dataframe(summary, hide_index=True, width="stretch",
+    st.dataframe(summary, hide_index=True, width="stretch", height="content",
                  column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in summary.columns
                                 if summary[c].dtype.kind == "f"})
     st.caption("One row per file: macro / support-weighted means over labels where AUROC is defined.")
@@ -139,7 +139,7 @@ def render_external(scored: dict) -> None:
         (st.success if fr.get("p_value") is not None and fr.get("p_value", 1) < 0.05 else st.info)(text)
     st.subheader("Per label")
     num_cols = [c for c in per_label.columns if c.startswith(("AUROC", "AUPRC"))]
-    st.dataframe(per_label, hide_index=True, width="stretch",
+    st.dataframe(per_label, hide_index=True, width="stretch", height="content",
                  column_config={c: st.column_config.NumberColumn(c, format="%.3f") for c in num_cols})
     st.caption("AUROC and AUPRC per label and file (labels common to all files); click a header to sort.")
     st.subheader("ROC curves")

@@ -74,10 +74,10 @@ def render_evaluation(stored: dict, out_dir: str, sig: tuple, model_id: str, var
     render_metric_row(summary_items(head, cis))
     if kind == "regression":
         per, bins = regression_tables(head)
-        st.dataframe(per, hide_index=True, width="stretch")
+        st.dataframe(per, hide_index=True, width="stretch", height="content")
         st.caption("MSE / MAE per regression target (normalised units), cases without a target masked.")
         if bins is not None:
-            st.dataframe(bins, hide_index=True, width="stretch")
+            st.dataframe(bins, hide_index=True, width="stretch", height="content")
             st.caption("The same errors per true nodule-size bin (mm).")
     elif kind == "softmax":
         render_softmax(head, head_name, label_space, labels, arrays, ctx)

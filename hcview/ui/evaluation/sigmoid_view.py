@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hcview.metrics import LABEL_CELLS, failure_frames, label_cell_cases, label_cell_counts
+from hcview.metrics import LABEL_CELLS, default_label_cell, failure_frames, label_cell_cases, label_cell_counts
 from hcview.ui.evaluation.cases import render_case_list
 from hcview.ui.evaluation.heads import choose_labels
 from hcview.viz.calibration import head_reliability
@@ -16,9 +16,11 @@ from hcview.viz.tables import per_label_table
 def render_sigmoid(head: dict, labels: list[str], arrays, ctx: dict) -> None:
     st.subheader("Per-label metrics")
     df = per_label_table(head)
-    st.dataframe(df, hide_index=True, width="stretch", key="ev_per_label",
-                 column_config={c: st.column_config.NumberColumn(c, format="%.3f")
-                                for c in ("AUROC", "AUPRC", "prevalence", "ECE", "Brier")})
+    st.dataframe(df, hide_index=True, width="stretch", height="content", key="ev_per_label",
+                 column_config={"label": st.column_config.TextColumn(width="medium"),
+                                "note": st.column_config.TextColumn(width="large"),
+                                **{c: st.column_config.NumberColumn(c, format="%.3f")
+                                   for c in ("AUROC", "AUPRC", "prevalence", "ECE", "Brier")}})
     st.caption("One row per label in label-space order; click a column header to sort (e.g. by AUROC).")
     if arrays is None:
         st.plotly_chart(head_support_scatter("sigmoid", head), width="stretch", key="ev_sup")
@@ -49,9 +51,11 @@ def render_sigmoid(head: dict, labels: list[str], arrays, ctx: dict) -> None:
 
     st.markdown("**Cases behind a label's confusion cell** (decision at p = 0.5)")
     c1, c2 = st.columns(2)
-    lab = c1.selectbox("Label", labels, key="ev_cell_label")
+    first_label, _ = default_label_cell(y, s, labels)  # the label with the most wrong decisions
+    lab = c1.selectbox("Label", labels, index=labels.index(first_label), key="ev_cell_label")
     counts = label_cell_counts(y, s, labels, lab)
-    cell = c2.radio("Cell", LABEL_CELLS, horizontal=True, key="ev_cell_kind",
-                    format_func=lambda c: f"{c} ({counts[c]})")
+    _, first_cell = default_label_cell(y, s, labels, lab)  # its larger error cell: never an empty list first
+    cell = c2.radio("Cell", LABEL_CELLS, index=LABEL_CELLS.index(first_cell), horizontal=True,
+                    key=f"ev_cell_kind_{lab}", format_func=lambda c: f"{c} ({counts[c]})")
     render_case_list(label_cell_cases(y, s, labels, lab, cell).head(k), ctx)
     st.caption("Errors are listed most confident first; correct cases most certain first.")

@@ -39,16 +39,20 @@ def render_softmax(head: dict, head_name: str, label_space, labels: list[str], a
     fig = confusion_heatmap(cm, cm_labels, taxo, normalize=norm,
                             title=f"{head_name if level == 'disease' else level} · rows = true, columns = predicted")
     fig = add_cell_picker(fig, cm, cm_labels)
-    event = st.plotly_chart(fig, width="content", key=f"ev_cm_{head_name}_{level}", on_select="rerun",
+    event = st.plotly_chart(fig, width="stretch", key=f"ev_cm_{head_name}_{level}", on_select="rerun",
                             selection_mode="points")
     st.caption("Rows are true classes in taxonomy order, columns predictions; solid lines separate anatomies, "
-               "dotted ones categories. Click a cell to list its cases below.")
+               "dotted ones categories. Drag a box to zoom in (double-click resets); click a cell to list its "
+               "cases right below.")
+    conf = ranked_confusions(cm, cm_labels, top=20)
+    render_cell_cases(head_name, label_space, labels, arrays, ctx, conf, cm_labels, level, selected_cell(event))
 
     st.subheader("Per-class metrics")
     df = head_per_class_table(head, label_space, head_name)
-    st.dataframe(df, hide_index=True, width="stretch", key="ev_per_class",
-                 column_config={c: st.column_config.NumberColumn(c, format="%.3f")
-                                for c in ("precision", "recall", "f1", "accuracy") if c in df})
+    st.dataframe(df, hide_index=True, width="stretch", height="content", key="ev_per_class",
+                 column_config={"class": st.column_config.TextColumn(width="large"),
+                                **{c: st.column_config.NumberColumn(c, format="%.3f")
+                                   for c in ("precision", "recall", "f1", "accuracy") if c in df}})
     st.caption("One row per class in taxonomy order; click a column header to sort (e.g. by recall to find "
                "the weakest classes).")
 
@@ -66,47 +70,52 @@ def render_softmax(head: dict, head_name: str, label_space, labels: list[str], a
     b.plotly_chart(head_support_scatter("softmax", head, label_space, head_name), width="stretch", key="ev_sup")
     b.caption("Does a class do better because it has more training-like cases? One point per class.")
 
-    render_failures(head_name, label_space, labels, arrays, ctx, cm, cm_labels, level, selected_cell(event))
+    render_failures(labels, arrays, ctx, conf, level)
 
 
-def render_failures(head_name, label_space, labels, arrays, ctx, cm, cm_labels, level, picked) -> None:
+def render_cell_cases(head_name, label_space, labels, arrays, ctx, conf, cm_labels, level, picked) -> None:
+    """The cases behind one cell, right under the matrix: the clicked cell, else the most frequent confusion."""
+    with st.container(border=True):
+        st.markdown("**Cases behind a confusion-matrix cell**")
+        if arrays is None:
+            st.info("The stored evaluation has no per-case predictions, so cases cannot be listed.")
+            return
+        y, s = arrays
+        c1, c2 = st.columns(2)
+        default_true, default_pred = (conf["true"].iloc[0], conf["pred"].iloc[0]) if len(conf) else (cm_labels[0],) * 2
+        if picked and picked[0] in cm_labels and picked[1] in cm_labels:
+            default_true, default_pred = picked
+        t = c1.selectbox("True", cm_labels, index=cm_labels.index(default_true), key=f"ev_cell_true_{level}_{picked}")
+        p = c2.selectbox("Predicted", cm_labels, index=cm_labels.index(default_pred),
+                         key=f"ev_cell_pred_{level}_{picked}")
+        cases = cell_cases(y, s, labels, t, p, label_space if head_name == "disease" else None, level)
+        st.caption(f"{len(cases)} case(s) with true {t} predicted as {p}"
+                   + (f"; showing the first {min(len(cases), 30)}, most confident first" if len(cases) else "."))
+        if len(cases):
+            render_case_list(cases.head(30), ctx)
+
+
+def render_failures(labels, arrays, ctx, conf, level) -> None:
     st.subheader("Failure modes")
-    conf = ranked_confusions(cm, cm_labels, top=20)
-    a, b = st.columns([2, 3])
-    with a:
-        st.markdown("**Most frequent confusions**")
-        if len(conf):
-            st.dataframe(conf[["text", "count", "row_pct"]].rename(columns={"text": "true -> predicted",
-                                                                             "row_pct": "% of true class"}),
-                         hide_index=True, width="stretch", key="ev_confusions",
-                         column_config={"% of true class": st.column_config.NumberColumn(format="%.1f")})
-        else:
-            st.success("No off-diagonal cells: every case is on the diagonal.")
-        st.caption(f"Off-diagonal cells at the {level} level, ranked by count.")
+    st.markdown("**Most frequent confusions**")
+    if len(conf):
+        st.dataframe(conf[["text", "count", "row_pct"]].rename(columns={"text": "true -> predicted",
+                                                                         "row_pct": "% of true class"}),
+                     hide_index=True, width="stretch", height="content", key="ev_confusions",
+                     column_config={"true -> predicted": st.column_config.TextColumn(width="large"),
+                                    "% of true class": st.column_config.NumberColumn(format="%.1f")})
+    else:
+        st.success("No off-diagonal cells: every case is on the diagonal.")
+    st.caption(f"Off-diagonal cells at the {level} level, ranked by count.")
     if arrays is None:
-        b.info("The stored evaluation has no per-case predictions, so cases cannot be listed.")
+        st.info("The stored evaluation has no per-case predictions, so cases cannot be listed.")
         return
     y, s = arrays
-    with b:
-        k = st.slider("Cases per list", 5, 30, 10, 5, key="ev_k")
+    k = st.slider("Cases per list", 5, 30, 10, 5, key="ev_k")
     err, unc = failure_frames("softmax", y, s, labels, k=k)
-    with b:
-        st.markdown("**Most confident errors**")
-        render_case_list(err, ctx)
-        st.caption("Wrong predictions with the highest top-class probability: label noise or systematic mistakes.")
+    st.markdown("**Most confident errors**")
+    render_case_list(err, ctx)
+    st.caption("Wrong predictions with the highest top-class probability: label noise or systematic mistakes.")
     st.markdown("**Most uncertain correct cases**")
     render_case_list(unc, ctx)
     st.caption("Right predictions with the highest entropy: correct, but only just.")
-
-    st.markdown("**Cases behind a confusion-matrix cell**")
-    c1, c2 = st.columns(2)
-    default_true, default_pred = (conf["true"].iloc[0], conf["pred"].iloc[0]) if len(conf) else (cm_labels[0],) * 2
-    if picked and picked[0] in cm_labels and picked[1] in cm_labels:
-        default_true, default_pred = picked
-    t = c1.selectbox("True", cm_labels, index=cm_labels.index(default_true), key=f"ev_cell_true_{level}_{picked}")
-    p = c2.selectbox("Predicted", cm_labels, index=cm_labels.index(default_pred), key=f"ev_cell_pred_{level}_{picked}")
-    cases = cell_cases(y, s, labels, t, p, label_space if head_name == "disease" else None, level)
-    st.caption(f"{len(cases)} case(s) with true {t} predicted as {p}"
-               + (f"; showing the first {min(len(cases), 30)}, most confident first" if len(cases) else "."))
-    if len(cases):
-        render_case_list(cases.head(30), ctx)
