@@ -74,8 +74,7 @@ def model_tab() -> None:
     if run:
         ok = False
         try:
-            with st.spinner(f"Evaluating {model_id}/{variant} on {data_spec} ({split})…"):
-                S.run_evaluation(model_id, variant, data_spec, split, out_dir)
+            S.run_evaluation(model_id, variant, data_spec, split, out_dir)  # shows a progress bar
             ok = True
         except Exception as e:
             show_error(e)

@@ -32,7 +32,10 @@ def test_collect_keeps_dataset_order_ids_and_paths(hcnet_outputs):
 def test_validation_metrics_equal_the_stored_evaluation(hcnet_outputs, tmp_path, tmp_var_dir):
     pred, ds, out = hcnet_outputs
     val = simple_metrics(pred.label_space, out.targets, out.logits, out.reg_mask)
-    stored = evaluate_model("hcnet", "demo", "sample:brain-mri", "test", tmp_path / "ev")
+    seen = []
+    stored = evaluate_model("hcnet", "demo", "sample:brain-mri", "test", tmp_path / "ev",
+                            progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (len(ds), len(ds)) and [d for d, _ in seen] == sorted(d for d, _ in seen)
     for h in ("anatomy", "category", "disease"):
         assert stored["heads"][h]["accuracy"] == pytest.approx(val[f"val_{h}_acc"])
     assert stored["n_cases"] == len(out.ids)

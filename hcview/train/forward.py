@@ -70,9 +70,11 @@ class Outputs:
 
 
 @torch.no_grad()
-def collect(model, loader, spec, device, criterion=None, amp: bool = False, lock=None) -> Outputs:
-    """Run ``model`` (eval mode) over ``loader``; ``lock`` (a context manager) is held per batch."""
+def collect(model, loader, spec, device, criterion=None, amp: bool = False, lock=None, progress=None) -> Outputs:
+    """Run ``model`` (eval mode) over ``loader``; ``lock`` (a context manager) is held per batch;
+    ``progress(cases_done, cases_total)`` is called after each batch."""
     model.eval()
+    n_total = len(loader.dataset)
     lock = lock or contextlib.nullcontext()
     ids, paths, targets, logits, masks, total, n = [], [], {}, {}, [], 0.0, 0
     for batch in loader:
@@ -92,6 +94,8 @@ def collect(model, loader, spec, device, criterion=None, amp: bool = False, lock
             masks.append(batch["reg_mask"].cpu().numpy())
         ids += batch["id"]
         paths += batch["path"]
+        if progress is not None:
+            progress(n, n_total)
     return Outputs(loss=total / n if n and criterion is not None else float("nan"), ids=ids, paths=paths,
                    targets={h: np.concatenate(v) for h, v in targets.items()},
                    logits={h: np.concatenate(v) for h, v in logits.items()},

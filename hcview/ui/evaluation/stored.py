@@ -96,7 +96,14 @@ def cached_bootstrap(out_dir: str, signature: tuple, model_id: str, variant: str
 
 
 def run_evaluation(model_id: str, variant: str, data_spec: str, split: str, out_dir: Path) -> dict:
-    """Run the model over the split and store predictions + metrics (the slow path)."""
-    res = ev.evaluate_model(model_id, variant, data_spec, split, out_dir)
+    """Run the model over the split and store predictions + metrics (the slow path), with a progress bar."""
+    bar = st.progress(0.0, text=f"Evaluating {model_id}/{variant} on {data_spec} ({split})…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"Evaluating {model_id}/{variant} on {data_spec} ({split}): "
+                                                f"{done} / {total} cases")
+
+    res = ev.evaluate_model(model_id, variant, data_spec, split, out_dir, progress=progress)
+    bar.empty()
     load_stored.clear()
     return res
