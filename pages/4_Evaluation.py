@@ -2,6 +2,7 @@ import os
 
 import streamlit as st
 
+from hcview.errors import InputError
 from hcview.models import get_spec
 from hcview.ui.common import show_error
 from hcview.ui.evaluation import external as X
@@ -99,6 +100,13 @@ def external_tab() -> None:
                                value=os.environ.get("HCVIEW_EVAL_PREDICTIONS", ""),
                                help="only files in the bundled samples or in a dataset folder the administrator "
                                     "allows (HCVIEW_DATA_ROOTS)")
+    with st.expander("Truths in a separate file, joined by ID"):
+        t1, t2 = st.columns([3, 2])
+        truth_file = t1.file_uploader("Truth CSV", type=["csv", "tsv", "txt"], key="ext_truth_file")
+        truth_text = t1.text_input("…or truth CSV path on this machine", key="ext_truth_path",
+                                   help="only in the bundled samples or an allowed dataset folder (HCVIEW_DATA_ROOTS)")
+        id_column = t2.text_input("ID column (in both files)", "", key="ext_id_column",
+                                  placeholder="e.g. Image Index").strip() or None
     c1, c2, c3 = st.columns([2, 2, 3])
     truth = c1.text_input("Truth column pattern", "{label}_GT", key="ext_truth")
     score = c2.text_input("Score column pattern", "{label}_Pred", key="ext_score")
@@ -112,12 +120,20 @@ def external_tab() -> None:
     try:
         labels = X.parse_label_list(labels_text)
         labs = tuple(labels) if labels else None
-        if files:
-            scored = X.cached_score_uploaded(tuple((f.name, f.getvalue()) for f in files), truth, score, labs, n_boot)
+        truth_paths = X.parse_path_list(truth_text, "truth file")
+        if len(truth_paths) + bool(truth_file) > 1:
+            raise InputError("give one truth file (an upload or a path)")
+        if files or truth_file:  # uploads; typed prediction paths are read like uploads next to an uploaded truth
+            uploads = [(f.name, f.getvalue()) for f in files] or [(p.name, p.read_bytes())
+                                                                  for p in X.parse_path_list(paths_text)]
+            truth_upload = ((truth_file.name, truth_file.getvalue()) if truth_file else
+                            (truth_paths[0].name, truth_paths[0].read_bytes()) if truth_paths else None)
+            scored = X.cached_score_uploaded(tuple(uploads), truth, score, labs, n_boot, truth_upload, id_column)
         else:
             paths = X.parse_path_list(paths_text)
-            scored = X.cached_score_paths(tuple(str(p) for p in paths), tuple(p.stat().st_mtime for p in paths),
-                                          truth, score, labs, n_boot)
+            scored = X.cached_score_paths(tuple(str(p) for p in paths),
+                                          tuple(p.stat().st_mtime for p in paths + truth_paths), truth, score, labs,
+                                          n_boot, str(truth_paths[0]) if truth_paths else None, id_column)
     except Exception as e:
         show_error(e)
         return

@@ -445,3 +445,28 @@ def test_confusion_matrix_40x40_is_readable():
     assert cell_px(40) >= 24 and fig.layout.height >= 40 * cell_px(40)
     assert fig.layout.dragmode == "zoom" and fig.layout.xaxis.tickfont.size >= 10
     assert fig.data[-1].marker.size >= 0.8 * cell_px(40)
+
+
+def test_page_external_truth_file_joined_by_id(tmp_path, tmp_var_dir, tmp_models_dir, monkeypatch):
+    from sklearn.metrics import roc_auc_score
+
+    monkeypatch.setenv("HCVIEW_DATA_ROOTS", str(tmp_path))
+    rng = np.random.default_rng(0)
+    ids = [f"{i:08d}_000.png" for i in range(50)]
+    y = rng.integers(0, 2, 50)
+    s = np.round(np.clip(0.5 * y + 0.5 * rng.random(50), 0, 1), 4)
+    pd.DataFrame({"Image Index": ids + ["extra"], "Edema_Pred": list(s) + [0.5]}).to_csv(tmp_path / "P.csv", index=False)
+    pd.DataFrame({"Image Index": ids[::-1], "Edema_GT": y[::-1]}).to_csv(tmp_path / "T.csv", index=False)
+    at = _page(tmp_var_dir)
+    at.text_input(key="ext_paths").input(str(tmp_path / "P.csv"))
+    at.text_input(key="ext_truth_path").input(str(tmp_path / "T.csv"))
+    at.text_input(key="ext_id_column").input("Image Index").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("50 rows matched; 1 prediction rows without truth and 0 truth rows" in w.value for w in at.warning)
+    per_label = next(df.value for df in at.dataframe if "AUROC · P" in df.value.columns)
+    assert per_label["AUROC · P"].iloc[0] == pytest.approx(roc_auc_score(y, s))
+    # the ID column without a truth file, and a truth file outside the allowed roots: one line each
+    at.text_input(key="ext_truth_path").input("").run()
+    assert len(at.error) == 1 and "ID column" in at.error[0].value
+    at.text_input(key="ext_truth_path").input("/etc/passwd").run()
+    assert len(at.error) == 1 and "outside the data folders" in at.error[0].value
