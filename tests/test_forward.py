@@ -12,12 +12,13 @@ from hcview.train.trainer import simple_metrics
 
 @pytest.fixture(scope="module")
 def hcnet_outputs():
-    from hcview.infer.predictor import get_predictor
+    from hcview.infer import predictor
 
-    pred = get_predictor("hcnet", "demo", fresh=True)
+    pred = predictor.get_predictor("hcnet", "demo", fresh=True)  # evaluate_model below gets this one too
     ds = build_dataset("sample:brain-mri", pred.label_space, "test", pred.input_size, pred.spec.mean, pred.spec.std,
                        model_id="hcnet")
-    return pred, ds, collect(pred.model, eval_loader(ds, 16), pred.spec, pred.device, lock=pred.lock)
+    yield pred, ds, collect(pred.model, eval_loader(ds, 16), pred.spec, pred.device, lock=pred.lock)
+    predictor._CACHE.clear()  # later tests build their predictors from their own checkpoints
 
 
 def test_collect_keeps_dataset_order_ids_and_paths(hcnet_outputs):
