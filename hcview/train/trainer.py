@@ -51,6 +51,13 @@ def targets_of(ds, head: str) -> np.ndarray:
     return np.asarray(ds.targets_array(head))
 
 
+def subsample(ds, n: int | None, seed: int):
+    if not n or len(ds) <= n:
+        return ds
+    idx = np.random.default_rng(seed).permutation(len(ds))[: int(n)]
+    return Subset(ds, sorted(idx.tolist()))
+
+
 class TrainTargets:
     """What ``build_criterion`` reads from the training split: its targets, without loading images."""
 
@@ -70,13 +77,6 @@ def build_split(cfg: dict, spec, variant, label_space, split: str, augment=None)
 
 def print_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-def subsample(ds, n: int | None, seed: int):
-    if not n or len(ds) <= n:
-        return ds
-    idx = np.random.default_rng(seed).permutation(len(ds))[: int(n)]
-    return Subset(ds, sorted(idx.tolist()))
 
 
 def balanced_weights(y: np.ndarray) -> np.ndarray:
