@@ -2,9 +2,12 @@ import os
 
 import streamlit as st
 
+from hcview.errors import InputError
 from hcview.models import get_spec
-from hcview.ui import evaluation as E
 from hcview.ui.common import show_error
+from hcview.ui.evaluation import external as X
+from hcview.ui.evaluation import stored as S
+from hcview.ui.evaluation.model_view import render_evaluation
 
 st.title("Evaluation")
 st.caption("Where does a model fail? Metrics, confusions and failure cases from stored evaluations, "
@@ -14,7 +17,7 @@ tab_model, tab_ext = st.tabs(["Model", "Compare external predictions"])
 
 # ------------------------------------------------------------------------------------------ model tab
 def model_tab() -> None:
-    rows = E.model_options()
+    rows = S.model_options()
     ids = list(dict.fromkeys(r["id"] for r in rows))
     info = {(r["id"], r["variant"]): r for r in rows}
     c1, c2, c3, c4 = st.columns([3, 2, 3, 2])
@@ -24,29 +27,34 @@ def model_tab() -> None:
     variant = c2.selectbox("Variant", variants, key=f"ev_variant_{model_id}",
                            format_func=lambda v: v if info[(model_id, v)]["trained"] else f"{v} (untrained)")
     default = info[(model_id, variant)]["default_data"]
-    specs = list(E.DATA_SPECS)
+    specs = list(S.DATA_SPECS)
     if default and "PATH" not in default and default not in specs:
         specs.insert(0, default)
-    pick = E.default_sample_spec(model_id, variant, default)
+    pick = S.default_sample_spec(model_id, variant, default)
     data_spec = c3.selectbox("Data", specs, index=specs.index(pick) if pick in specs else 0,
                              key=f"ev_data_{model_id}_{variant}", help=f"the variant's own default: {default}")
-    split = c4.selectbox("Split", E.SPLITS, index=0, key="ev_split")
+    split = c4.selectbox("Split", S.SPLITS, index=0, key="ev_split")
     custom = st.text_input("Other data spec (ADAPTER:PATH, optional)", key="ev_custom",
-                           placeholder=default if "PATH" in default else "e.g. mri:/data/brain")
+                           placeholder=default if "PATH" in default else "e.g. mri:/data/brain",
+                           help="PATH must lie in a dataset folder the administrator allows (HCVIEW_DATA_ROOTS)")
     if custom.strip():
-        data_spec = custom.strip()
+        try:
+            data_spec = S.check_data_spec(custom.strip())
+        except Exception as e:
+            show_error(e)
+            return
     trained = info[(model_id, variant)]["trained"]
 
-    out_dir = E.default_eval_dir(model_id, variant, split)
-    sig = E.stored_signature(out_dir)
+    out_dir = S.default_eval_dir(model_id, variant, split)
+    sig = S.stored_signature(out_dir)
     stored = None
     if sig is not None:
         try:
-            stored = E.load_stored(str(out_dir), sig)
+            stored = S.load_stored(str(out_dir), sig)
         except Exception as e:
             show_error(e)
-    if stored is not None and not E.matches_request(stored["metrics"], data_spec):
-        st.info(f"The stored evaluation in {out_dir} was made on {E.stored_data_spec(stored['metrics'])}, "
+    if stored is not None and not S.matches_request(stored["metrics"], data_spec):
+        st.info(f"The stored evaluation in {out_dir} was made on {S.stored_data_spec(stored['metrics'])}, "
                 f"not {data_spec}: run the evaluation to replace it.")
         stored = None
     if stored is None and not trained:
@@ -67,8 +75,7 @@ def model_tab() -> None:
     if run:
         ok = False
         try:
-            with st.spinner(f"Evaluating {model_id}/{variant} on {data_spec} ({split})…"):
-                E.run_evaluation(model_id, variant, data_spec, split, out_dir)
+            S.run_evaluation(model_id, variant, data_spec, split, out_dir)  # shows a progress bar
             ok = True
         except Exception as e:
             show_error(e)
@@ -77,8 +84,8 @@ def model_tab() -> None:
     if stored is None:
         return
     try:
-        E.render_evaluation(stored, str(out_dir), sig, model_id, variant, data_spec, split,
-                            get_spec(model_id).label_space(variant))
+        render_evaluation(stored, str(out_dir), sig, model_id, variant, data_spec, split,
+                          get_spec(model_id).label_space(variant))
     except Exception as e:
         show_error(e)
 
@@ -90,7 +97,16 @@ def external_tab() -> None:
     files = st.file_uploader("Predictions CSV(s)", type=["csv", "tsv", "txt"], accept_multiple_files=True,
                              key="ext_files")
     paths_text = st.text_input("…or CSV path(s) on this machine (comma separated)", key="ext_paths",
-                               value=os.environ.get("HCVIEW_EVAL_PREDICTIONS", ""))
+                               value=os.environ.get("HCVIEW_EVAL_PREDICTIONS", ""),
+                               help="only files in the bundled samples or in a dataset folder the administrator "
+                                    "allows (HCVIEW_DATA_ROOTS)")
+    with st.expander("Truths in a separate file, joined by ID"):
+        t1, t2 = st.columns([3, 2])
+        truth_file = t1.file_uploader("Truth CSV", type=["csv", "tsv", "txt"], key="ext_truth_file")
+        truth_text = t1.text_input("…or truth CSV path on this machine", key="ext_truth_path",
+                                   help="only in the bundled samples or an allowed dataset folder (HCVIEW_DATA_ROOTS)")
+        id_column = t2.text_input("ID column (in both files)", "", key="ext_id_column",
+                                  placeholder="e.g. Image Index").strip() or None
     c1, c2, c3 = st.columns([2, 2, 3])
     truth = c1.text_input("Truth column pattern", "{label}_GT", key="ext_truth")
     score = c2.text_input("Score column pattern", "{label}_Pred", key="ext_score")
@@ -102,18 +118,26 @@ def external_tab() -> None:
         st.info("Upload a predictions CSV (or give a path) to score it.")
         return
     try:
-        labels = E.parse_label_list(labels_text)
+        labels = X.parse_label_list(labels_text)
         labs = tuple(labels) if labels else None
-        if files:
-            scored = E.cached_score_uploaded(tuple((f.name, f.getvalue()) for f in files), truth, score, labs, n_boot)
+        truth_paths = X.parse_path_list(truth_text, "truth file")
+        if len(truth_paths) + bool(truth_file) > 1:
+            raise InputError("give one truth file (an upload or a path)")
+        if files or truth_file:  # uploads; typed prediction paths are read like uploads next to an uploaded truth
+            uploads = [(f.name, f.getvalue()) for f in files] or [(p.name, p.read_bytes())
+                                                                  for p in X.parse_path_list(paths_text)]
+            truth_upload = ((truth_file.name, truth_file.getvalue()) if truth_file else
+                            (truth_paths[0].name, truth_paths[0].read_bytes()) if truth_paths else None)
+            scored = X.cached_score_uploaded(tuple(uploads), truth, score, labs, n_boot, truth_upload, id_column)
         else:
-            paths = E.parse_path_list(paths_text)
-            scored = E.cached_score_paths(tuple(str(p) for p in paths), tuple(p.stat().st_mtime for p in paths),
-                                          truth, score, labs, n_boot)
+            paths = X.parse_path_list(paths_text)
+            scored = X.cached_score_paths(tuple(str(p) for p in paths),
+                                          tuple(p.stat().st_mtime for p in paths + truth_paths), truth, score, labs,
+                                          n_boot, str(truth_paths[0]) if truth_paths else None, id_column)
     except Exception as e:
         show_error(e)
         return
-    E.render_external(scored)
+    X.render_external(scored)
 
 
 with tab_model:

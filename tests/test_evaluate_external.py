@@ -160,3 +160,89 @@ def test_model_mode_calls_evaluator(tmp_path, capsys, monkeypatch):
     assert rc == 0, err
     assert calls == {"model_id": "hcnet", "variant": "demo", "data": "folder:x", "split": "val", "out": None}
     assert json.loads(out) == {"summary": {"accuracy": 0.5}, "n": None}
+
+
+# ------------------------------------------------------------------------ truths in a file of their own
+def _split_files(tmp_path, seed=0, n=60, extra_pred=3, extra_truth=2, name="P.csv"):
+    """A predictions file (ID + scores) and a truth file (ID + truths, another row order), each with rows
+    the other lacks."""
+    rng = np.random.default_rng(seed)
+    ids = [f"{i:08d}_000.png" for i in range(n)]
+    y = rng.integers(0, 2, (n, 2))
+    s = np.round(np.clip(0.5 * y + 0.5 * rng.random((n, 2)), 0, 1), 4)
+    p = pd.DataFrame({"Image Index": ids + [f"only_pred_{i}" for i in range(extra_pred)],
+                      "Edema_Pred": list(s[:, 0]) + [0.5] * extra_pred, "Mass_Pred": list(s[:, 1]) + [0.5] * extra_pred})
+    t = pd.DataFrame({"Image Index": ids[::-1] + [f"only_truth_{i}" for i in range(extra_truth)],
+                      "Edema_GT": list(y[::-1, 0]) + [1] * extra_truth, "Mass_GT": list(y[::-1, 1]) + [0] * extra_truth})
+    p.to_csv(tmp_path / name, index=False)
+    t.to_csv(tmp_path / "T.csv", index=False)
+    return tmp_path / name, tmp_path / "T.csv", y, s
+
+
+def test_truth_file_joined_by_id(tmp_path, capsys):
+    p, t, y, s = _split_files(tmp_path)
+    rc, out, err = _run(capsys, "--predictions", str(p), "--truth", str(t), "--id-column", "Image Index", "--json")
+    assert rc == 0, err
+    res = json.loads(out)
+    assert res["labels"]["Edema"]["auroc"] == pytest.approx(roc_auc_score(y[:, 0], s[:, 0]))
+    assert res["labels"]["Mass"]["auroc"] == pytest.approx(roc_auc_score(y[:, 1], s[:, 1]))
+    assert res["summary"]["n_cases"] == 60
+    assert res["join"] == {"id_column": "Image Index", "matched": 60, "predictions_without_truth": 3,
+                           "truth_without_predictions": 2}
+    rc, out, err = _run(capsys, "--predictions", str(p), "--truth", str(t), "--id-column", "Image Index")
+    assert rc == 0 and "60 rows matched; 3 prediction rows without truth, 2 truth rows without predictions" in out
+
+
+def test_truth_file_for_two_prediction_files(tmp_path, capsys):
+    p1, t, _, _ = _split_files(tmp_path, name="a.csv")
+    p2, _, _, _ = _split_files(tmp_path, name="b.csv", extra_pred=0)
+    rc, out, err = _run(capsys, "--predictions", str(p1), "--predictions", str(p2), "--truth", str(t),
+                        "--id-column", "Image Index", "--json")
+    assert rc == 0, err
+    res = json.loads(out)
+    assert res["model_order"] == ["a", "b"] and res["friedman"]["k"] == 2
+    assert res["models"]["a"]["join"]["predictions_without_truth"] == 3
+    assert res["models"]["b"]["join"]["predictions_without_truth"] == 0
+
+
+@pytest.mark.parametrize("case,needle", [
+    ("dup_id_pred", "appears more than once"), ("dup_id_truth", "appears more than once"),
+    ("dup_column", "duplicated column"), ("same_patterns", "patterns are the same"),
+    ("no_id_column", "no ID column"), ("no_match", "matches one"), ("truth_without_id", "go together"),
+    ("id_without_truth", "go together"),
+])
+def test_join_errors_exit_2_one_line(tmp_path, capsys, case, needle):
+    p, t, _, _ = _split_files(tmp_path)
+    args = ["--predictions", str(p), "--truth", str(t), "--id-column", "Image Index"]
+    if case == "dup_id_pred":
+        pd.concat([pd.read_csv(p), pd.read_csv(p).head(1)]).to_csv(p, index=False)
+    elif case == "dup_id_truth":
+        pd.concat([pd.read_csv(t).head(2), pd.read_csv(t)]).to_csv(t, index=False)
+    elif case == "dup_column":
+        p.write_text(p.read_text().replace("Mass_Pred", "Edema_Pred", 1))
+    elif case == "same_patterns":
+        args += ["--truth-pattern", "{label}_X", "--score-pattern", "{label}_X"]
+    elif case == "no_id_column":
+        args[-1] = "Study"
+    elif case == "no_match":
+        df = pd.read_csv(t)
+        df["Image Index"] = "other_" + df["Image Index"]
+        df.to_csv(t, index=False)
+    elif case == "truth_without_id":
+        args = args[:4]
+    elif case == "id_without_truth":
+        args = args[:2] + args[4:]
+    rc, out, err = _run(capsys, *args, "--json")
+    assert rc == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert needle in err
+
+
+def test_same_patterns_and_duplicated_columns_in_one_file(tmp_path, capsys):
+    f = tmp_path / "p.csv"
+    _make_csv(f, 0, n=20)
+    rc, _, err = _run(capsys, "--predictions", str(f), "--truth-pattern", "{label}", "--score-pattern", "{label}")
+    assert rc == 2 and "patterns are the same" in err
+    f.write_text("A_GT,A_Pred,A_Pred\n1,0.9,0.8\n0,0.1,0.2\n")
+    rc, _, err = _run(capsys, "--predictions", str(f))
+    assert rc == 2 and "duplicated column(s): A_Pred" in err

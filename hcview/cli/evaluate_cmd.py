@@ -5,6 +5,8 @@ Two modes, exactly one of which is chosen:
 - ``--predictions FILE.csv [--predictions FILE2.csv ...]``: multi-label AUROC/AUPRC for
   predictions made elsewhere (columns ``{label}_GT`` / ``{label}_Pred`` by default); several
   files are compared side by side with a Friedman test (labels as blocks) on per-label AUROC.
+  With ``--truth T.csv --id-column NAME`` the truths come from a separate file, joined to each
+  predictions file by ID; rows without a match are counted and reported (``join`` in the JSON).
 - ``--model ID --data SPEC [--variant V] [--split test]``: run a hcview model on a dataset split
   (implemented by ``hcview.infer.evaluate.evaluate_model``).
 
@@ -26,6 +28,9 @@ def register(sub):
                      help="truth column name pattern (default '{label}_GT')")
     src.add_argument("--score-pattern", default="{label}_Pred", metavar="PATTERN",
                      help="score column name pattern (default '{label}_Pred')")
+    src.add_argument("--truth", metavar="T.csv",
+                     help="truth CSV joined to every predictions file by --id-column (truth columns there)")
+    src.add_argument("--id-column", metavar="NAME", help="the ID column both --predictions and --truth hold")
     src.add_argument("--labels", metavar="A,B,...",
                      help="comma-separated labels (default: every label with both columns)")
     src.add_argument("--bootstrap", type=int, default=0, metavar="N",
@@ -41,7 +46,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from hcview.errors import HcviewError, InputError
+    from hcview.errors import InputError
 
     has_model = bool(args.model)
     has_pred = bool(args.predictions)
@@ -49,20 +54,16 @@ def run(args) -> int:
         raise InputError("give exactly one of --model ID (with --data) or --predictions FILE.csv")
     if args.bootstrap < 0:
         raise InputError("--bootstrap must be 0 or a positive number of resamples")
+    if bool(args.truth) != bool(args.id_column):
+        raise InputError("--truth T.csv and --id-column NAME go together (the truth file joined by ID)")
     if has_model:
+        if args.truth:
+            raise InputError("--truth is for --predictions files, not for --model")
         if not args.data:
             raise InputError("--model needs --data SPEC (the dataset to evaluate on)")
-        import importlib
+        from hcview.infer.evaluate import evaluate_model
 
-        try:
-            infer_eval = importlib.import_module("hcview.infer.evaluate")
-        except ModuleNotFoundError as e:
-            if e.name in ("hcview.infer.evaluate", "hcview.infer"):
-                raise HcviewError("model evaluation is not available in this build") from None
-            raise
-        if not hasattr(infer_eval, "evaluate_model"):
-            raise HcviewError("model evaluation is not available in this build")
-        result = infer_eval.evaluate_model(args.model, args.variant, args.data, args.split, args.out)
+        result = evaluate_model(args.model, args.variant, args.data, args.split, args.out)
         _emit(result, args, written_by_evaluator=True)
         return 0
 
@@ -72,7 +73,9 @@ def run(args) -> int:
     if args.labels is not None and not labels:
         raise InputError("--labels is empty")
     result = evaluate_files(args.predictions, args.truth_pattern, args.score_pattern, labels,
-                            n_boot=args.bootstrap)
+                            n_boot=args.bootstrap, truth=args.truth, id_column=args.id_column)
+    if len(result["model_order"]) == 1:  # one file: its own record ({file, labels, summary})
+        result = result["models"][result["model_order"][0]]
     _emit(result, args)
     return 0
 
@@ -95,8 +98,17 @@ def _emit(result: dict, args, written_by_evaluator: bool = False) -> None:
         _print_single(result)
     else:
         print(json.dumps(result.get("summary", result), indent=2))
+    for name, rec in (result.get("models") or {"": result}).items():
+        if rec.get("join"):
+            print(_join_text(rec["join"], name))
     if args.out:
         print(f"wrote {Path(args.out) / 'metrics.json'}")
+
+
+def _join_text(j: dict, name: str = "") -> str:
+    return (f"{name + ': ' if name else ''}joined on {j['id_column']!r}: {j['matched']} rows matched; "
+            f"{j['predictions_without_truth']} prediction rows without truth, "
+            f"{j['truth_without_predictions']} truth rows without predictions (not scored)")
 
 
 def _f(v, nd=3) -> str:

@@ -1,13 +1,20 @@
-"""Single-label (softmax head) classification metrics."""
+"""Single-label (softmax head) classification metrics.
+
+Every number comes from per-class counts (hits, support, predicted), so the report, the per-class
+table and the bootstrap share one implementation (equal to scikit-learn's with ``zero_division=0``;
+macro and weighted means are over the classes present in the truth).
+"""
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import precision_recall_fscore_support
 
 from hcview.metrics._util import encode_labels
+
+SUMMARY_KEYS = ("accuracy", "balanced_accuracy", "g_mean", "precision_macro", "recall_macro", "f1_macro",
+                "precision_weighted", "recall_weighted", "f1_weighted")
 
 
 def _clean(y_true, y_pred, labels):
@@ -19,15 +26,46 @@ def _clean(y_true, y_pred, labels):
     return t[keep], p[keep], labels
 
 
+def _counts(t: np.ndarray, p: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per class: hits (true positives), support (true count), predicted count."""
+    hits = np.bincount(t[t == p], minlength=k)[:k]
+    support = np.bincount(t, minlength=k)[:k]
+    pred = np.bincount(p[(p >= 0) & (p < k)], minlength=k)[:k]
+    return hits, support, pred
+
+
+def _rates(hits, support, pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class precision, recall, F1 (0 where undefined, as scikit-learn's zero_division=0)."""
+    hits, support, pred = (np.asarray(a, dtype=float) for a in (hits, support, pred))
+    prec = np.divide(hits, pred, out=np.zeros_like(hits), where=pred > 0)
+    rec = np.divide(hits, support, out=np.zeros_like(hits), where=support > 0)
+    f1 = np.divide(2 * hits, support + pred, out=np.zeros_like(hits), where=(support + pred) > 0)
+    return prec, rec, f1
+
+
+def compute_classification_summary(y_true, y_pred, labels: Sequence[str] | None = None) -> dict:
+    """Accuracy, balanced accuracy, G-mean and macro / weighted precision-recall-F1 (NaN without cases)."""
+    t, p, labels = _clean(y_true, y_pred, labels)
+    hits, support, pred = _counts(t, p, len(labels))
+    present = support > 0
+    if not present.any():
+        return {k: float("nan") for k in SUMMARY_KEYS}
+    prec, rec, f1 = (a[present] for a in _rates(hits, support, pred))
+    w = support[present]
+    return {"accuracy": float(np.mean(t == p)),
+            "balanced_accuracy": float(rec.mean()),
+            "g_mean": 0.0 if np.any(rec == 0) else float(np.exp(np.mean(np.log(rec)))),
+            "precision_macro": float(prec.mean()), "recall_macro": float(rec.mean()), "f1_macro": float(f1.mean()),
+            "precision_weighted": float(np.average(prec, weights=w)),
+            "recall_weighted": float(np.average(rec, weights=w)), "f1_weighted": float(np.average(f1, weights=w))}
+
+
 def compute_recalls(y_true, y_pred, labels: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-class recall and support (recall is NaN where support is 0)."""
     t, p, labels = _clean(y_true, y_pred, labels)
-    k = len(labels)
-    support = np.bincount(t, minlength=k)[:k]
-    hits = np.bincount(t[t == p], minlength=k)[:k]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rec = np.where(support > 0, hits / np.maximum(support, 1), np.nan)
-    return rec, support
+    hits, support, pred = _counts(t, p, len(labels))
+    rec = _rates(hits, support, pred)[1]
+    return np.where(support > 0, rec, np.nan), support
 
 
 def compute_gmean(y_true, y_pred, labels: Sequence[str] | None = None) -> float:
@@ -35,25 +73,16 @@ def compute_gmean(y_true, y_pred, labels: Sequence[str] | None = None) -> float:
 
     For two classes this is ``sqrt(sensitivity * specificity)``.
     """
-    rec, support = compute_recalls(y_true, y_pred, labels)
-    r = rec[support > 0]
-    if r.size == 0:
-        return float("nan")
-    if np.any(r == 0):
-        return 0.0
-    return float(np.exp(np.mean(np.log(r))))
+    return compute_classification_summary(y_true, y_pred, labels)["g_mean"]
 
 
 def compute_balanced_accuracy(y_true, y_pred, labels: Sequence[str] | None = None) -> float:
     """Mean per-class recall over classes present in ``y_true`` (sklearn's definition)."""
-    rec, support = compute_recalls(y_true, y_pred, labels)
-    r = rec[support > 0]
-    return float(r.mean()) if r.size else float("nan")
+    return compute_classification_summary(y_true, y_pred, labels)["balanced_accuracy"]
 
 
 def compute_accuracy(y_true, y_pred, labels: Sequence[str] | None = None) -> float:
-    t, p, _ = _clean(y_true, y_pred, labels)
-    return float(np.mean(t == p)) if t.size else float("nan")
+    return compute_classification_summary(y_true, y_pred, labels)["accuracy"]
 
 
 def compute_per_class_table(y_true, y_pred, labels: Sequence[str] | None = None,
@@ -63,17 +92,15 @@ def compute_per_class_table(y_true, y_pred, labels: Sequence[str] | None = None,
     With a ``taxonomy3`` label space, ``anatomy`` and ``category`` columns are added.
     """
     t, p, labels = _clean(y_true, y_pred, labels)
-    k = len(labels)
-    prec, rec, f1, sup = precision_recall_fscore_support(
-        t, p, labels=list(range(k)), zero_division=0)
-    pred_count = np.bincount(p[(p >= 0) & (p < k)], minlength=k)[:k]
+    hits, support, pred = _counts(t, p, len(labels))
+    prec, rec, f1 = _rates(hits, support, pred)
     df = pd.DataFrame({
         "class": list(labels),
-        "precision": prec.astype(float),
-        "recall": np.where(sup > 0, rec, np.nan).astype(float),
-        "f1": f1.astype(float),
-        "support": sup.astype(int),
-        "predicted": pred_count.astype(int),
+        "precision": prec,
+        "recall": np.where(support > 0, rec, np.nan),
+        "f1": f1,
+        "support": support.astype(int),
+        "predicted": pred.astype(int),
     })
     df["accuracy"] = df["recall"]
     if label_space is not None and getattr(label_space, "kind", "") == "taxonomy3":
@@ -89,23 +116,7 @@ def compute_classification(y_true, y_pred, labels: Sequence[str] | None = None) 
     ``y_true``/``y_pred`` hold class indices (``-1`` in ``y_true`` = missing, skipped) or names.
     """
     t, p, labels = _clean(y_true, y_pred, labels)
-    k = len(labels)
-    out: dict = {"n": int(t.size), "n_classes": k}
-    if t.size == 0:
-        out.update({m: float("nan") for m in (
-            "accuracy", "balanced_accuracy", "g_mean", "precision_macro", "recall_macro", "f1_macro",
-            "precision_weighted", "recall_weighted", "f1_weighted")})
-        out["per_class"] = []
-        return out
-    out["accuracy"] = float(np.mean(t == p))
-    out["balanced_accuracy"] = compute_balanced_accuracy(t, p, labels)
-    out["g_mean"] = compute_gmean(t, p, labels)
-    present = [i for i in range(k) if np.any(t == i)]
-    for avg in ("macro", "weighted"):
-        # macro over classes present in y_true (absent classes would add meaningless zeros)
-        pr, rc, f, _ = precision_recall_fscore_support(t, p, labels=present, average=avg, zero_division=0)
-        out[f"precision_{avg}"] = float(pr)
-        out[f"recall_{avg}"] = float(rc)
-        out[f"f1_{avg}"] = float(f)
-    out["per_class"] = compute_per_class_table(t, p, labels).to_dict(orient="records")
+    out: dict = {"n": int(t.size), "n_classes": len(labels)}
+    out.update(compute_classification_summary(t, p, labels))
+    out["per_class"] = compute_per_class_table(t, p, labels).to_dict(orient="records") if t.size else []
     return out

@@ -97,10 +97,21 @@ def compute_hierarchical_confusion(y_true, y_pred, label_space) -> dict:
     return out
 
 
-def cell_indices(y_true, y_pred, true_label, pred_label, labels: Sequence[str] | None = None) -> np.ndarray:
-    """Indices of the cases behind CM cell (true_label, pred_label); labels by name or index."""
+def cell_indices(y_true, y_pred, true_label, pred_label, labels: Sequence[str] | None = None,
+                 label_space=None, level: str = "disease") -> np.ndarray:
+    """Indices of the cases behind CM cell (true_label, pred_label); labels by name or index.
+
+    With a ``taxonomy3`` label space and ``level`` 'category' or 'anatomy', ``y_true``/``y_pred`` are
+    disease labels and the cell is one of the collapsed matrix (``collapse_confusion`` names).
+    Cases with a missing truth (-1) are in no cell.
+    """
     t, labels = encode_labels(y_true, labels)
     p, _ = encode_labels(y_pred, labels)
+    if level != "disease" and label_space is not None and getattr(label_space, "kind", "") == "taxonomy3":
+        groups = np.array([group_of(label_space, lab, level) for lab in labels] + [""], dtype=object)
+        k = len(labels)
+        t, p = np.where((t >= 0) & (t < k), t, k), np.where((p >= 0) & (p < k), p, k)  # k -> "" (no group)
+        return np.flatnonzero((groups[t] == true_label) & (groups[p] == pred_label))
     ti = labels.index(true_label) if isinstance(true_label, str) else int(true_label)
     pi = labels.index(pred_label) if isinstance(pred_label, str) else int(pred_label)
     return np.flatnonzero((t == ti) & (p == pi))

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+from scipy.stats import rankdata
+from sklearn.metrics import precision_recall_curve, roc_curve
 
 from hcview.metrics._util import safe_mean
 
@@ -30,12 +31,28 @@ def _valid(t_col, s_col):
     return np.isfinite(t_col) & (t_col >= 0) & np.isfinite(s_col)
 
 
+def _auroc_ap(t: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """AUROC (Mann-Whitney U with mid-ranks) and average precision of boolean truths ``t`` (both classes
+    present). Equal to scikit-learn's ``roc_auc_score`` / ``average_precision_score``, ties included, and
+    fast enough to bootstrap."""
+    pos = int(t.sum())
+    neg = t.size - pos
+    auroc = (rankdata(s)[t].sum() - pos * (pos + 1) / 2.0) / (pos * neg)
+    order = np.argsort(-s, kind="mergesort")
+    ss, tt = s[order], t[order]
+    last = np.r_[np.flatnonzero(np.diff(ss)), tt.size - 1]  # last case of each distinct score = one threshold
+    tps = np.cumsum(tt)[last]
+    precision = tps / (last + 1)
+    recall = tps / pos
+    return float(auroc), float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
 def compute_label_auc(y_true_col, y_score_col) -> dict:
     """AUROC and AUPRC of one label; NaN with a ``reason`` when they are undefined."""
     t = np.asarray(y_true_col, dtype=float)
     s = np.asarray(y_score_col, dtype=float)
     ok = _valid(t, s)
-    t, s = (t[ok] > 0.5).astype(int), s[ok]
+    t, s = t[ok] > 0.5, s[ok]
     pos = int(t.sum())
     row = {"auroc": float("nan"), "auprc": float("nan"), "support": pos, "n": int(t.size),
            "prevalence": float(pos / t.size) if t.size else float("nan"), "reason": None}
@@ -46,8 +63,7 @@ def compute_label_auc(y_true_col, y_score_col) -> dict:
     elif pos == t.size:
         row["reason"] = "only positive cases"
     else:
-        row["auroc"] = float(roc_auc_score(t, s))
-        row["auprc"] = float(average_precision_score(t, s))
+        row["auroc"], row["auprc"] = _auroc_ap(t, s)
     return row
 
 
@@ -96,7 +112,7 @@ def compute_roc_curves(y_true, y_score, labels: Sequence[str] | None = None) -> 
     out = {}
     for name, tt, ss in _two_class_columns(y_true, y_score, labels):
         fpr, tpr, _ = roc_curve(tt, ss)
-        out[name] = {"fpr": fpr, "tpr": tpr, "auc": float(roc_auc_score(tt, ss))}
+        out[name] = {"fpr": fpr, "tpr": tpr, "auc": _auroc_ap(tt > 0, ss)[0]}
     return out
 
 
@@ -105,6 +121,6 @@ def compute_pr_curves(y_true, y_score, labels: Sequence[str] | None = None) -> d
     out = {}
     for name, tt, ss in _two_class_columns(y_true, y_score, labels):
         prec, rec, _ = precision_recall_curve(tt, ss)
-        out[name] = {"precision": prec, "recall": rec, "ap": float(average_precision_score(tt, ss)),
+        out[name] = {"precision": prec, "recall": rec, "ap": _auroc_ap(tt > 0, ss)[1],
                      "prevalence": float(tt.mean())}
     return out

@@ -16,12 +16,15 @@ import numpy as np
 
 from hcview.metrics._util import nan_to_none
 from hcview.metrics.calibration import compute_brier, compute_multilabel_calibration, compute_reliability
-from hcview.metrics.classification import compute_classification
+from hcview.metrics.classification import compute_classification, compute_classification_summary
 from hcview.metrics.confusion import collapse_confusion, compute_confusion_matrix, ranked_confusions
 from hcview.metrics.hierarchy import compute_edge_consistency, compute_taxonomy_consistency
 from hcview.metrics.multilabel import compute_multilabel_auc
 from hcview.metrics.regression import compute_regression
-from hcview.metrics.stats import bootstrap_ci, support_accuracy_correlation
+from hcview.metrics.stats import bootstrap_ci, bootstrap_cis, support_accuracy_correlation
+
+SOFTMAX_CI_KEYS = ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "g_mean")
+SIGMOID_CI_KEYS = ("mean_auroc", "weighted_auroc", "mean_auprc")
 
 
 def _softmax_head(head, y, prob, label_space, n_bins, top_k, n_boot, seed) -> dict:
@@ -87,6 +90,34 @@ def _regression_head(head, y, pred, label_space, size_mm) -> dict:
         if scale:
             size_mm = y[:, targets.index("size")] * float(scale)
     return compute_regression(y, pred, targets, size_mm=size_mm)
+
+
+def compute_head_cis(kind: str, y_true, y_score, labels, n_boot: int = 200, seed: int = 0) -> dict:
+    """95% percentile-bootstrap CIs (cases resampled) of one head's summary metrics, with the same
+    functions as :func:`compute_report` (so each estimate is the report's number).
+
+    softmax: accuracy, balanced accuracy, macro / weighted F1, G-mean (cases with a known class);
+    sigmoid: mean / weighted AUROC and mean AUPRC. Other heads: ``{}``.
+    """
+    labels = list(labels)
+    if kind == "softmax":
+        y = np.asarray(y_true)
+        keep = y >= 0
+        if not keep.any():
+            return {}
+        pred = np.asarray(y_score, dtype=float)[keep].argmax(axis=1)
+
+        def softmax_stat(t, p):
+            r = compute_classification_summary(t, p, labels)
+            return {k: r[k] for k in SOFTMAX_CI_KEYS}
+        return bootstrap_cis(softmax_stat, y[keep].astype(int), pred, n_boot=n_boot, seed=seed)
+    if kind == "sigmoid":
+        def sigmoid_stat(t, s):
+            r = compute_multilabel_auc(t, s, labels)
+            return {k: r[k] for k in SIGMOID_CI_KEYS}
+        return bootstrap_cis(sigmoid_stat, np.asarray(y_true, dtype=float), np.asarray(y_score, dtype=float),
+                             n_boot=n_boot, seed=seed)
+    return {}
 
 
 def compute_report(task_kind, y_true, y_score, label_space, *, n_bins: int = 10, threshold: float = 0.5,

@@ -7,36 +7,55 @@ import numpy as np
 from scipy import stats
 
 
+def bootstrap_cis(statistic: Callable[..., dict], *arrays, n_boot: int = 1000, alpha: float = 0.05,
+                  seed: int = 0) -> dict:
+    """Percentile bootstrap CIs of every value of ``statistic(*arrays)`` (a dict of floats), resampling
+    rows (cases) jointly in one loop.
+
+    A resample where the statistic raises ValueError counts as failed for every value; NaN values are
+    dropped per value. Returns ``{name: {estimate, low, high, alpha, n_boot, n_valid, n_failed}}``.
+    """
+    arrs = [np.asarray(a) for a in arrays]
+    if not arrs:
+        raise ValueError("bootstrap needs at least one array")
+    n = len(arrs[0])
+    if any(len(a) != n for a in arrs):
+        raise ValueError("all arrays must have the same number of rows")
+    est = {k: float(v) for k, v in statistic(*arrs).items()}
+    rng = np.random.default_rng(seed)
+    vals: dict[str, list[float]] = {k: [] for k in est}
+    for _ in range(int(n_boot)):
+        idx = rng.integers(0, n, n)
+        try:
+            got = statistic(*[a[idx] for a in arrs])
+        except ValueError:
+            continue
+        for k in est:
+            v = float(got[k])
+            if np.isfinite(v):
+                vals[k].append(v)
+    out = {}
+    for k, v in vals.items():
+        low, high = np.percentile(v, [100 * alpha / 2, 100 * (1 - alpha / 2)]) if v else (np.nan, np.nan)
+        out[k] = {"estimate": est[k], "low": float(low), "high": float(high), "alpha": alpha,
+                  "n_boot": int(n_boot), "n_valid": len(v), "n_failed": int(n_boot) - len(v)}
+    return out
+
+
+def _as_dict(metric: Callable[..., float]) -> Callable[..., dict]:
+    def statistic(*arrays) -> dict:
+        return {"value": metric(*arrays)}
+    return statistic
+
+
 def bootstrap_ci(metric: Callable[..., float], *arrays, n_boot: int = 1000, alpha: float = 0.05,
                  seed: int = 0) -> dict:
-    """Percentile bootstrap CI of ``metric(*arrays)``, resampling rows (cases) jointly.
+    """Percentile bootstrap CI of ``metric(*arrays)`` (one float), resampling rows (cases) jointly.
 
     Resamples where the metric is undefined (NaN, or it raises ValueError) are dropped and
     counted in ``n_failed``. Returns ``{estimate, low, high, alpha, n_boot, n_valid, n_failed}``.
     """
-    arrs = [np.asarray(a) for a in arrays]
-    if not arrs:
-        raise ValueError("bootstrap_ci needs at least one array")
-    n = len(arrs[0])
-    if any(len(a) != n for a in arrs):
-        raise ValueError("all arrays must have the same number of rows")
-    est = float(metric(*arrs))
-    rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(int(n_boot)):
-        idx = rng.integers(0, n, n)
-        try:
-            v = float(metric(*[a[idx] for a in arrs]))
-        except ValueError:
-            continue
-        if np.isfinite(v):
-            vals.append(v)
-    if vals:
-        low, high = np.percentile(vals, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-    else:
-        low = high = float("nan")
-    return {"estimate": est, "low": float(low), "high": float(high), "alpha": alpha,
-            "n_boot": int(n_boot), "n_valid": len(vals), "n_failed": int(n_boot) - len(vals)}
+    return bootstrap_cis(_as_dict(metric), *arrays, n_boot=n_boot, alpha=alpha, seed=seed)["value"]
 
 
 def mcnemar(correct_a, correct_b, exact_threshold: int = 25) -> dict:

@@ -28,6 +28,7 @@ from hcview.errors import DatasetError, InputError
 from hcview.io_utils import atomic_write_json
 from hcview.train import ddp
 from hcview.train.config import LOWER_IS_BETTER
+from hcview.train.forward import collate, collect, eval_loader, model_inputs, probabilities, report_inputs, to_device
 from hcview.train.losses import build_criterion
 
 
@@ -41,18 +42,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def collate(items: list[dict]) -> dict:
-    """Stack what the loop uses; strings stay lists. Optional keys are kept only if every item has them."""
-    b = {"image": torch.stack([torch.as_tensor(it["image"], dtype=torch.float32) for it in items])}
-    b["targets"] = {h: torch.stack([torch.as_tensor(it["targets"][h]) for it in items]) for h in items[0]["targets"]}
-    for k, dt in (("reg_mask", torch.float32), ("meta", torch.float32), ("meta_mask", torch.bool)):
-        if all(it.get(k) is not None for it in items):
-            b[k] = torch.stack([torch.as_tensor(it[k]).to(dt) for it in items])
-    b["text"] = [it.get("text") or "" for it in items]
-    b["id"] = [str(it.get("id", "")) for it in items]
-    return b
 
 
 def targets_of(ds, head: str) -> np.ndarray:
@@ -69,30 +58,25 @@ def subsample(ds, n: int | None, seed: int):
     return Subset(ds, sorted(idx.tolist()))
 
 
-def to_device(batch: dict, device: torch.device) -> dict:
-    out = dict(batch)
-    out["image"] = batch["image"].to(device, non_blocking=True)
-    if device.type == "cuda":
-        out["image"] = out["image"].contiguous(memory_format=torch.channels_last)
-    out["targets"] = {k: v.to(device) for k, v in batch["targets"].items()}
-    for k in ("reg_mask", "meta", "meta_mask"):
-        if k in batch:
-            out[k] = batch[k].to(device)
-    return out
+class TrainTargets:
+    """What ``build_criterion`` reads from the training split: its targets, without loading images."""
+
+    def __init__(self, ds):
+        self.ds = ds
+
+    def targets_array(self, head: str) -> np.ndarray:
+        return targets_of(self.ds, head)
 
 
-def model_inputs(batch: dict, spec, model) -> dict:
-    """The optional inputs a model declares in ``spec.inputs`` (MedFusionNet: meta + tokenised text)."""
-    kw = {}
-    if "meta" in spec.inputs and "meta" in batch:
-        kw["meta"], kw["meta_mask"] = batch["meta"], batch.get("meta_mask")
-    if "text" in spec.inputs and any(batch.get("text") or []):
-        from hcview.models.text import tokenize
+def build_split(cfg: dict, spec, variant, label_space, split: str, augment=None):
+    from hcview.data.datasets import build_dataset
 
-        core = getattr(model, "module", model)
-        kw["text"] = tokenize(batch["text"], getattr(core, "vocab_size", 4096),
-                              getattr(core, "max_text", 64)).to(batch["image"].device)
-    return kw
+    return build_dataset(cfg["data"], label_space, split, variant.input_size, spec.mean, spec.std, augment=augment,
+                         model_id=spec.id)
+
+
+def print_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def balanced_weights(y: np.ndarray) -> np.ndarray:
@@ -145,41 +129,12 @@ def cosine_warmup(total_steps: int, warmup: float = 0.0) -> Callable[[int], floa
     return f
 
 
-def fmt_eta(s: float) -> str:
-    s = int(max(0, s))
-    return f"{s // 60}m{s % 60:02d}s"
-
-
 # ----------------------------------------------------------------------------------------------
-# validation metrics (simple, own implementation; the full report comes from hcview.metrics)
-@torch.no_grad()
-def predict(model, loader, spec, criterion, device, amp: bool, max_batches: int | None = None):
-    """Run a loader; return (mean loss, targets per head, scores per head, reg_mask)."""
-    model.eval()
-    ys, ps, masks, total, n = {}, {}, [], 0.0, 0
-    for i, batch in enumerate(loader):
-        if max_batches is not None and i >= max_batches:
-            break
-        batch = to_device(batch, device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            out = model(batch["image"], **model_inputs(batch, spec, model))
-        out = {k: v.float() for k, v in out.items()}
-        loss, _ = criterion(out, batch)
-        bs = batch["image"].shape[0]
-        total += float(loss.detach()) * bs
-        n += bs
-        for h, v in out.items():
-            ys.setdefault(h, []).append(batch["targets"][h].cpu())
-            ps.setdefault(h, []).append(v.cpu())
-        if "reg_mask" in batch:
-            masks.append(batch["reg_mask"].cpu())
-    cat = lambda d: {k: torch.cat(v).numpy() for k, v in d.items()}  # noqa: E731
-    return (total / max(n, 1) if n else float("nan")), cat(ys), cat(ps), (torch.cat(masks).numpy() if masks else None)
-
-
+# validation / test metrics (hcview.metrics on the outputs of hcview.train.forward.collect)
 def simple_metrics(label_space, ys: dict, ps: dict, reg_mask, prefix: str = "val") -> dict:
-    """Accuracy per softmax head, mean AUROC (NaN-safe) per sigmoid head, masked MSE per regression target."""
-    from sklearn.metrics import roc_auc_score
+    """Accuracy per softmax head, mean AUROC per sigmoid head (labels with both classes), masked MSE per
+    regression target. ``ps`` may be logits: argmax and AUROC do not change under softmax / sigmoid."""
+    from hcview.metrics import compute_accuracy, compute_mean_auroc, compute_regression
 
     m, accs = {}, []
     for h in label_space.heads:
@@ -187,24 +142,17 @@ def simple_metrics(label_space, ys: dict, ps: dict, reg_mask, prefix: str = "val
             continue
         y, p = ys[h.name], ps[h.name]
         if h.kind == "softmax":
-            known = y >= 0
-            acc = float((p.argmax(1)[known] == y[known]).mean()) if known.any() else float("nan")
+            acc = compute_accuracy(y, p.argmax(1), list(h.labels))
             m[f"{prefix}_{h.name}_acc"] = acc
             accs.append(acc)
         elif h.kind == "sigmoid":
-            aucs = []
-            for j in range(p.shape[1]):
-                yy = y[:, j]
-                k = np.isfinite(yy) & (yy >= 0)
-                if k.sum() and len(np.unique(yy[k])) == 2:
-                    aucs.append(roc_auc_score(yy[k], p[k, j]))
-            m[f"{prefix}_mean_auroc" if len(label_space.heads) == 1 else f"{prefix}_{h.name}_mean_auroc"] = \
-                float(np.mean(aucs)) if aucs else float("nan")
+            key = f"{prefix}_mean_auroc" if len(label_space.heads) == 1 else f"{prefix}_{h.name}_mean_auroc"
+            m[key] = compute_mean_auroc(y, p)
         elif h.kind == "regression":
-            mask = reg_mask if reg_mask is not None else np.isfinite(y).astype(float)
-            for j, lab in enumerate(h.labels):
-                k = (mask[:, j] > 0) & np.isfinite(y[:, j])
-                m[f"{prefix}_{lab}_mse"] = float(((p[k, j] - y[k, j]) ** 2).mean()) if k.any() else float("nan")
+            mask = reg_mask if reg_mask is not None else np.isfinite(y)
+            per = compute_regression(y, p, list(h.labels), mask=np.asarray(mask) > 0)["per_target"]
+            for lab in h.labels:
+                m[f"{prefix}_{lab}_mse"] = per[lab]["mse"]
     if accs:
         finite = [a for a in accs if not math.isnan(a)]
         m[f"{prefix}_mean_acc"] = float(np.mean(finite)) if finite else float("nan")
@@ -212,33 +160,16 @@ def simple_metrics(label_space, ys: dict, ps: dict, reg_mask, prefix: str = "val
 
 
 def final_report(label_space, ys: dict, ps: dict, reg_mask) -> dict:
-    """Test metrics: ``hcview.metrics.report.compute_report``'s summary when it is available and works,
-    plus the simple metrics (always)."""
+    """Test metrics: the simple metrics plus ``hcview.metrics.compute_report``'s summary on the probabilities
+    (a report that fails is recorded as ``report_error``: the simple metrics stand on their own)."""
+    from hcview.metrics import compute_report
+
     out = simple_metrics(label_space, ys, ps, reg_mask, prefix="test")
-    try:
-        from hcview.metrics.report import compute_report
-    except ImportError:
-        return out
-    y_true, y_score = {}, {}
-    for h in label_space.heads:
-        if h.name not in ps:
-            continue
-        y, p = ys[h.name], ps[h.name]
-        if h.kind == "softmax":
-            y_true[h.name] = np.where(y >= 0, y, -1)
-            e = np.exp(p - p.max(1, keepdims=True))
-            y_score[h.name] = e / e.sum(1, keepdims=True)
-        elif h.kind == "sigmoid":
-            y_true[h.name] = np.where(np.isfinite(y) & (y >= 0), y, np.nan)
-            y_score[h.name] = 1 / (1 + np.exp(-p))
-        else:
-            mask = reg_mask if reg_mask is not None else np.ones_like(y)
-            y_true[h.name] = np.where(mask > 0, y, np.nan)
-            y_score[h.name] = p
+    y_true, y_score = report_inputs(label_space, ys, probabilities(ps, label_space), reg_mask)
     try:
         rep = compute_report(label_space.kind, y_true, y_score, label_space)
         out.update({k: v for k, v in rep.get("summary", {}).items() if isinstance(v, (int, float)) or v is None})
-    except Exception as e:  # the report is a bonus; the simple metrics stand on their own
+    except Exception as e:  # noqa: BLE001 (the run's checkpoints and cards must still be written)
         out["report_error"] = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
     return out
 
@@ -251,12 +182,11 @@ def _finite(d: dict) -> dict:
 def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = None,
           should_stop: Callable[[], bool] | None = None, register: bool = False, show_bar: bool = True,
           log: Callable[[str], None] | None = None) -> dict:
-    from hcview.data.datasets import build_dataset
     from hcview.device import pick_device
     from hcview.models import create_model, get_spec
     from hcview.models.checkpoint import card_path, default_checkpoint_path, save_checkpoint
 
-    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    log = log or print_stderr
     t_start = time.time()
     out_dir = Path(out_dir)
     spec = get_spec(cfg["model"])
@@ -281,13 +211,11 @@ def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = 
                 f.write(json.dumps(_finite(rec), default=float) + "\n")
 
     # -- data --------------------------------------------------------------------------------
-    size = variant.input_size
-    mk = lambda split, aug: build_dataset(cfg["data"], label_space, split, size, spec.mean, spec.std,  # noqa: E731
-                                          augment=aug, model_id=spec.id)
-    train_ds = mk("train", cfg.get("augment") or None)
+    train_ds = build_split(cfg, spec, variant, label_space, "train", cfg.get("augment") or None)
     if len(train_ds) == 0:
         raise DatasetError(f"{cfg['data']}: the training split is empty")
-    val_ds, test_ds = mk("val", None), mk("test", None)
+    val_ds = build_split(cfg, spec, variant, label_space, "val")
+    test_ds = build_split(cfg, spec, variant, label_space, "test")
     info = dict(getattr(train_ds, "info", {}) or {})
     train_ds = subsample(train_ds, cfg.get("max_train_samples"), int(cfg["seed"]))
     val_ds = subsample(val_ds, cfg.get("max_eval_samples"), int(cfg["seed"]))
@@ -306,13 +234,7 @@ def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = 
         ddp_sync = False
 
     # -- loss (class weights etc. from the training split) -------------------------------------
-    class _TS:  # what build_criterion reads: targets without images
-        def __init__(self, ds):
-            self.ds = ds
-
-        def targets_array(self, head):
-            return targets_of(self.ds, head)
-    criterion, loss_info = build_criterion(spec, variant, cfg, _TS(train_ds), label_space)
+    criterion, loss_info = build_criterion(spec, variant, cfg, TrainTargets(train_ds), label_space)
 
     # -- samplers: DistributedSampler | balanced (WeightedRandomSampler) | curriculum --------
     first_head = label_space.heads[-1 if label_space.kind == "taxonomy3" else 0].name
@@ -335,8 +257,7 @@ def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = 
                           num_workers=int(cfg.get("num_workers") or 0), drop_last=len(train_ds) > bs,
                           pin_memory=device.type == "cuda")
 
-    eval_loader = lambda ds: DataLoader(ds, batch_size=bs, shuffle=False, collate_fn=collate,  # noqa: E731
-                                        num_workers=int(cfg.get("num_workers") or 0))
+    workers = int(cfg.get("num_workers") or 0)
 
     # -- optimiser + scheduler ----------------------------------------------------------------
     opt = torch.optim.Adam(model.parameters(), lr=float(cfg["lr"]), betas=tuple(cfg["betas"]), eps=float(cfg["eps"]),
@@ -418,9 +339,11 @@ def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = 
                     break
             # ---- validation (every rank runs it on the full val set: same numbers, same decisions) ----
             ddp.sync_buffers(core, dctx)
-            val_loss, ys, ps, rm = predict(core if dctx.enabled else model, eval_loader(val_ds), spec, criterion,
-                                           device, use_amp)
-            metrics = {"val_loss": val_loss, "train_loss": ep_loss / max(ep_n, 1), **simple_metrics(label_space, ys, ps, rm)}
+            val = collect(core if dctx.enabled else model, eval_loader(val_ds, bs, workers), spec, device, criterion,
+                          use_amp)
+            val_loss = val.loss
+            metrics = {"val_loss": val_loss, "train_loss": ep_loss / max(ep_n, 1),
+                       **simple_metrics(label_space, val.targets, val.logits, val.reg_mask)}
             score = metrics.get(select, float("nan"))
             history.append({"epoch": epoch, **_finite(metrics)})
             if sched is not None and math.isfinite(val_loss):
@@ -487,8 +410,8 @@ def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = 
         if paths["best_metric"].exists():
             core.load_state_dict(load_state(paths["best_metric"]))
         if len(test_ds):
-            _, ys, ps, rm = predict(core, eval_loader(test_ds), spec, criterion, device, use_amp)
-            test_metrics = final_report(label_space, ys, ps, rm)
+            test = collect(core, eval_loader(test_ds, bs, workers), spec, device, criterion, use_amp)
+            test_metrics = final_report(label_space, test.targets, test.logits, test.reg_mask)
         # rewrite both cards with the final metrics (weights unchanged, so write the card only)
         for kind, p in paths.items():
             if not p.exists():

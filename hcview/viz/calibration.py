@@ -41,3 +41,16 @@ def reliability_diagram(y_true=None, prob=None, n_bins: int = 10, reliability: d
     fig.update_yaxes(range=[0, 1], title="accuracy", row=1, col=1)
     fig.update_yaxes(title="count", row=2, col=1)
     return fig
+
+
+def head_reliability(kind: str, head: dict, y=None, s=None, labels=None, label: str | None = None) -> go.Figure:
+    """Reliability diagram of one head of a ``compute_report`` result: softmax from the stored bins (top
+    label; from ``y``/``s`` when the report has none), sigmoid for ``label`` from ``y``/``s``."""
+    if kind == "softmax":
+        rel = (head.get("calibration") or {}).get("reliability")
+        if rel:
+            return reliability_diagram(reliability=dict(rel, ece=head["calibration"].get("ece")),
+                                       title="Reliability (top label)")
+        return reliability_diagram(y[y >= 0], s[y >= 0], title="Reliability (top label)")
+    j = list(labels).index(label)
+    return reliability_diagram(y[:, j], s[:, j], title=f"Reliability · {label}")

@@ -33,7 +33,9 @@ def confusion_heatmap(cm, labels: Sequence[str], label_space=None, normalize: bo
     ``normalize=True`` colours by row percentage. Hover shows true, predicted, count and row %.
     With a ``taxonomy3`` label space and disease labels, anatomy boundaries are drawn as solid
     lines and category boundaries as dotted lines, with group names above the matrix.
-    Cell text is shown for matrices up to 15 x 15 unless ``show_text`` says otherwise.
+    Cells are squares of ``cell_px(n)`` pixels, large enough for their counts up to 45 x 45 (the paper's
+    40 diseases); cell text is shown up to that size unless ``show_text`` says otherwise. Box-zoom enlarges
+    a block (double-click resets).
     """
     cm = np.asarray(cm)
     labels = [str(x) for x in labels]
@@ -46,20 +48,22 @@ def confusion_heatmap(cm, labels: Sequence[str], label_space=None, normalize: bo
     hover = ("true: %{y}<br>pred: %{x}<br>count: %{customdata[0]:d}<br>row: %{customdata[1]:.1f}%"
              "<extra></extra>")
     if show_text is None:
-        show_text = n <= 15
+        show_text = n <= 45
     text = None
     if show_text:
         text = [[(f"{row_pct[i, j]:.0f}%" if normalize else f"{int(cm[i, j])}") if cm[i, j] else ""
                  for j in range(n)] for i in range(n)]
     fig = go.Figure(go.Heatmap(
         z=z, x=labels, y=labels, customdata=custom, hovertemplate=hover, colorscale=colorscale,
-        text=text, texttemplate="%{text}" if show_text else None, xgap=1 if n <= 60 else 0,
+        text=text, texttemplate="%{text}" if show_text else None, textfont={"size": 12 if n <= 15 else 9},
+        xgap=1 if n <= 60 else 0,
         ygap=1 if n <= 60 else 0, colorbar={"title": "row %" if normalize else "count"},
         zmin=0, zmax=100 if normalize else None))
-    tick = 11 if n <= 20 else (9 if n <= 45 else 7)
-    size = int(min(1400, max(420, 22 * n + 220)))
+    tick = 11 if n <= 20 else (10 if n <= 45 else 7)
+    labels_px = 60 if n <= 8 else int(6 * max(len(x) for x in labels)) + 20  # rotated x tick labels
+    size = int(min(1800, max(420, cell_px(n) * n + 110 + labels_px)))
     fig.update_layout(
-        title=title, width=size + 120, height=size, margin={"l": 10, "r": 10, "t": 110, "b": 10},
+        title=title, width=size + 160, height=size, margin={"l": 10, "r": 10, "t": 110, "b": 10}, dragmode="zoom",
         xaxis={"title": "predicted", "type": "category", "categoryorder": "array", "categoryarray": labels,
                "tickangle": -60 if n > 8 else 0, "tickfont": {"size": tick}, "side": "bottom",
                "constrain": "domain"},
@@ -69,6 +73,11 @@ def confusion_heatmap(cm, labels: Sequence[str], label_space=None, normalize: bo
     if label_space is not None and getattr(label_space, "kind", "") == "taxonomy3":
         _add_group_marks(fig, labels, label_space)
     return fig
+
+
+def cell_px(n: int) -> int:
+    """Side of one confusion-matrix cell in pixels (before any zoom)."""
+    return 48 if n <= 8 else (36 if n <= 15 else (28 if n <= 45 else 16))
 
 
 def _add_group_marks(fig: go.Figure, labels: Sequence[str], label_space) -> None:
@@ -99,3 +108,34 @@ def hierarchical_confusion_figures(cm, diseases: Sequence[str], label_space, nor
         c, g = collapse_confusion(cm, diseases, label_space, level)
         out[level] = confusion_heatmap(c, g, None, normalize, title=level.capitalize())
     return out
+
+
+def add_cell_picker(fig: go.Figure, cm, labels: Sequence[str]) -> go.Figure:
+    """Overlay one invisible square marker per CM cell so a click selects (true, pred).
+
+    Streamlit reports plotly selections for scatter points, not for heatmap cells; the markers
+    carry the same hover text as the heatmap.
+    """
+    cm = np.asarray(cm)
+    n = len(labels)
+    pct = 100.0 * normalize_rows(cm)
+    ii, jj = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    ii, jj = ii.ravel(), jj.ravel()
+    fig.add_trace(go.Scatter(
+        x=[labels[j] for j in jj], y=[labels[i] for i in ii], mode="markers", showlegend=False, name="cells",
+        marker={"symbol": "square", "size": int(0.9 * cell_px(n)), "opacity": 0.0},
+        customdata=np.stack([cm[ii, jj], pct[ii, jj]], axis=1),
+        hovertemplate="true: %{y}<br>pred: %{x}<br>count: %{customdata[0]:d}<br>row: %{customdata[1]:.1f}%"
+                      "<extra>click to list the cases</extra>"))
+    fig.update_layout(clickmode="event+select")  # a click selects a cell; a drag still zooms
+    return fig
+
+
+def stored_confusion(head: dict, level: str = "disease") -> tuple[np.ndarray, list[str]]:
+    """The confusion matrix of a softmax head of a ``compute_report`` result; for the disease head of a
+    taxonomy its ``category`` / ``anatomy`` collapse."""
+    if level != "disease" and level in (head.get("confusion_matrix_collapsed") or {}):
+        c = head["confusion_matrix_collapsed"][level]
+    else:
+        c = head["confusion_matrix"]
+    return np.asarray(c["matrix"], dtype=np.int64), list(c["labels"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import plotly.graph_objects as go
 
 from hcview.metrics.multilabel import compute_pr_curves, compute_roc_curves
@@ -36,3 +37,20 @@ def pr_curves(y_true, y_score, labels: Sequence[str] | None = None, title: str =
     fig.update_layout(title=title, xaxis={"title": "recall", "range": [0, 1]},
                       yaxis={"title": "precision", "range": [0, 1.02]}, legend={"font": {"size": 10}})
     return fig
+
+
+def one_vs_rest(kind: str, y, s, labels: Sequence[str], chosen: Sequence[str] | None = None):
+    """(y_true (N, L), scores (N, L), labels) for ROC/PR curves of one head: a softmax head one class
+    against the rest (cases with a known class), a sigmoid head as it is; ``chosen`` keeps some labels."""
+    labels = list(labels)
+    if kind == "softmax":
+        keep = y >= 0
+        yt = np.zeros((int(keep.sum()), len(labels)))
+        yt[np.arange(yt.shape[0]), y[keep]] = 1.0
+        ys = s[keep]
+    else:
+        yt, ys = y, s
+    if chosen:
+        idx = [labels.index(c) for c in chosen if c in labels]
+        return yt[:, idx], ys[:, idx], [labels[i] for i in idx]
+    return yt, ys, labels

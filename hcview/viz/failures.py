@@ -1,11 +1,7 @@
-"""Failure-mode views: thumbnails and their captions, a thumbnail-grid figure (no streamlit here)."""
+"""Failure-mode views: thumbnails and their captions (no streamlit here)."""
 from __future__ import annotations
 
-from typing import Sequence
-
 import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 
 def downsample(a, size: int = 160) -> np.ndarray:
@@ -33,25 +29,3 @@ def case_caption(true: str, pred: str, prob: float | None, synthetic: bool = Fal
     if synthetic:
         s += " · synthetic"
     return s
-
-
-def thumbnail_grid(images: Sequence, captions: Sequence[str], ncols: int = 5, size: int = 160) -> go.Figure:
-    """Grey thumbnails in a grid of subplots titled with ``captions`` (None -> blank tile)."""
-    n = max(1, len(images))
-    ncols = max(1, min(ncols, n))
-    nrows = int(np.ceil(n / ncols))
-    titles = [str(c) for c in captions] + [""] * (nrows * ncols - len(captions))
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=titles, horizontal_spacing=0.02,
-                        vertical_spacing=0.08 if nrows > 1 else 0.0)
-    for k, img in enumerate(images):
-        r, c = divmod(k, ncols)
-        if img is None:
-            continue
-        a = downsample(img, size)
-        fig.add_trace(go.Heatmap(z=a, colorscale="gray", showscale=False, zmin=0, zmax=1, hoverinfo="skip"),
-                      row=r + 1, col=c + 1)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=None)
-    fig.update_annotations(font_size=10)
-    fig.update_layout(height=int(nrows * (size + 50)), margin={"l": 5, "r": 5, "t": 40, "b": 5})
-    return fig

@@ -37,3 +37,20 @@ def support_accuracy_scatter(support, accuracy, labels: Sequence[str] | None = N
                                                      "type": "log" if log_x else "linear"},
                       yaxis={"title": "accuracy", "range": [0, 1.05]})
     return fig
+
+
+def head_support_scatter(kind: str, head: dict, label_space=None, head_name: str = "") -> go.Figure:
+    """Support vs accuracy per class (softmax head) or positives vs AUROC per label (sigmoid head) of a
+    ``compute_report`` result, Pearson r in the title."""
+    from hcview.viz.tables import head_per_class_table, per_label_table
+
+    if kind == "softmax":
+        df = head_per_class_table(head, label_space, head_name)
+        groups = df["anatomy"].tolist() if "anatomy" in df and df["anatomy"].nunique() > 1 else None
+        return support_accuracy_scatter(df["support"], df["accuracy"], df["class"].tolist(), groups=groups,
+                                        title="Support vs accuracy")
+    df = per_label_table(head)
+    fig = support_accuracy_scatter(df["positives"], df["AUROC"], df["label"].tolist(), title="Positives vs AUROC")
+    fig.update_yaxes(title="AUROC")
+    fig.update_xaxes(title="positive cases")
+    return fig

@@ -1,4 +1,5 @@
-"""Evaluation page: AppTest of both tabs plus the pure helpers in hcview.ui.evaluation."""
+"""Evaluation page: AppTest of both tabs plus the helpers it composes (hcview.ui.evaluation, the stored
+evaluation's readers in hcview.infer.evaluate, hcview.metrics, hcview.viz)."""
 from __future__ import annotations
 
 import json
@@ -10,11 +11,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from hcview.errors import CsvError
-from hcview.metrics import compute_classification, compute_report
+from hcview.infer.evaluate import head_arrays, stored_signature
+from hcview.metrics import cell_cases, compute_classification, compute_head_cis, compute_report, failure_frames
 from hcview.models import get_spec
-from hcview.ui import evaluation as E
+from hcview.ui.evaluation import external as X
+from hcview.ui.evaluation import stored as S
+from hcview.ui.evaluation.softmax_view import selected_cell
+from hcview.viz.confusion import add_cell_picker, stored_confusion
+from hcview.viz.tables import comparison_tables
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 PAGE = str(ROOT / "pages/4_Evaluation.py")
 
 
@@ -71,9 +77,9 @@ def write_stored_eval(var_dir: Path, model_id: str = "hcnet", variant: str = "de
 
 # ------------------------------------------------------------------------------- external CSV helpers
 def test_score_uploaded_two_files_side_by_side_with_friedman():
-    scored = E.score_uploaded_predictions([("model a.csv", _external_csv(1)), ("b.csv", _external_csv(2))])
+    scored = X.score_uploaded_predictions([("model a.csv", _external_csv(1)), ("b.csv", _external_csv(2))])
     assert scored["names"] == ["model a", "b"]
-    per_label, summary = E.comparison_tables(scored)
+    per_label, summary = comparison_tables(scored["result"])
     assert per_label["label"].tolist() == ["Atelectasis", "Cardiomegaly", "Effusion", "Edema"]
     assert {"AUROC · model a", "AUROC · b", "AUPRC · model a", "AUPRC · b"} <= set(per_label.columns)
     assert per_label["AUROC · b"].between(0.5, 1.0).all()
@@ -81,17 +87,17 @@ def test_score_uploaded_two_files_side_by_side_with_friedman():
     fr = scored["result"]["friedman"]
     assert fr["k"] == 2 and fr["n_blocks"] == 4 and 0.0 <= fr["p_value"] <= 1.0
     assert set(fr["mean_ranks"]) == {"model a", "b"}
-    assert E.friedman_text(fr).startswith("Friedman test on per-label AUROC over 4 labels")
+    assert X.friedman_text(fr).startswith("Friedman test on per-label AUROC over 4 labels")
     # ROC curves for one file: one trace per label plus chance
-    fig = E.external_roc_figure(scored, "b")
+    fig = X.external_roc_figure(scored, "b")
     assert len(fig.data) == 5
 
 
 def test_score_uploaded_single_file_and_label_subset():
-    scored = E.score_uploaded_predictions([("x.csv", _external_csv(3))], labels=["Effusion", "Edema"])
-    per_label, summary = E.comparison_tables(scored)
+    scored = X.score_uploaded_predictions([("x.csv", _external_csv(3))], labels=["Effusion", "Edema"])
+    per_label, summary = comparison_tables(scored["result"])
     assert per_label["label"].tolist() == ["Effusion", "Edema"]
-    assert scored["result"]["friedman"] is None and E.friedman_text(None) is None
+    assert scored["result"]["friedman"] is None and X.friedman_text(None) is None
     assert summary.loc[0, "cases"] == 80
 
 
@@ -103,15 +109,15 @@ def test_score_uploaded_single_file_and_label_subset():
 ])
 def test_score_uploaded_bad_files_one_line_errors(files, needle):
     with pytest.raises(CsvError) as ei:
-        E.score_uploaded_predictions(files)
+        X.score_uploaded_predictions(files)
     msg = str(ei.value)
     assert needle in msg and "\n" not in msg
 
 
 def test_custom_patterns():
     csv = b"case,gt_A,score_A,gt_B,score_B\n1,1,0.9,0,0.2\n2,0,0.1,1,0.7\n3,1,0.6,0,0.4\n"
-    scored = E.score_uploaded_predictions([("p.csv", csv)], "gt_{label}", "score_{label}")
-    per_label, _ = E.comparison_tables(scored)
+    scored = X.score_uploaded_predictions([("p.csv", csv)], "gt_{label}", "score_{label}")
+    per_label, _ = comparison_tables(scored["result"])
     assert per_label["label"].tolist() == ["A", "B"]
     assert per_label["AUROC · p"].tolist() == [1.0, 1.0]
 
@@ -119,29 +125,29 @@ def test_custom_patterns():
 # ------------------------------------------------------------------------------------- model helpers
 def test_head_arrays_and_failures_from_stored(tmp_var_dir):
     d, report = write_stored_eval(tmp_var_dir)
-    sig = E.stored_signature(d)
-    stored = E.load_stored(str(d), sig)
+    sig = stored_signature(d)
+    stored = S.load_stored(str(d), sig)
     ls = get_spec("hcnet").label_space("demo")
-    y, s = E.head_arrays(stored["predictions"], ls.head("disease"))
+    y, s = head_arrays(stored["predictions"], ls.head("disease"))
     assert s.shape == (len(y), 4) and np.allclose(s.sum(1), 1)
     assert compute_classification(y, s.argmax(1), list(ls.head("disease").labels))["accuracy"] == \
         pytest.approx(report["heads"]["disease"]["accuracy"])
     # the bootstrap's point estimates are the report's numbers
-    cis = E.bootstrap_cis("softmax", y, s, list(ls.head("disease").labels), n_boot=50)
+    cis = compute_head_cis("softmax", y, s, list(ls.head("disease").labels), n_boot=50)
     for k in ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "g_mean"):
         assert cis[k]["estimate"] == pytest.approx(report["heads"]["disease"][k])
         assert cis[k]["low"] <= cis[k]["estimate"] <= cis[k]["high"]
-    err, unc = E.failure_frames("softmax", y, s, list(ls.head("disease").labels), k=5)
+    err, unc = failure_frames("softmax", y, s, list(ls.head("disease").labels), k=5)
     assert (err["true"] != err["pred"]).all() and (unc["true"] == unc["pred"]).all()
     assert err["prob"].is_monotonic_decreasing
     # the cases behind every CM cell add up to the stored matrix
-    cm, labels = E.confusion_for_level(report["heads"]["disease"], "disease")
+    cm, labels = stored_confusion(report["heads"]["disease"], "disease")
     for i, t in enumerate(labels):
         for j, p in enumerate(labels):
-            assert len(E.cell_rows(y, s, list(ls.head("disease").labels), t, p, ls, "disease")) == cm[i, j]
-    cmc, groups = E.confusion_for_level(report["heads"]["disease"], "category")
+            assert len(cell_cases(y, s, list(ls.head("disease").labels), t, p, ls, "disease")) == cm[i, j]
+    cmc, groups = stored_confusion(report["heads"]["disease"], "category")
     assert groups == ["Brain / normal", "Brain / tumour"]
-    assert len(E.cell_rows(y, s, list(ls.head("disease").labels), groups[1], groups[0], ls, "category")) == cmc[1, 0]
+    assert len(cell_cases(y, s, list(ls.head("disease").labels), groups[1], groups[0], ls, "category")) == cmc[1, 0]
 
 
 def test_sigmoid_bootstrap_matches_report():
@@ -152,7 +158,7 @@ def test_sigmoid_bootstrap_matches_report():
     from hcview.metrics import compute_multilabel_auc
 
     ref = compute_multilabel_auc(y, s)
-    cis = E.bootstrap_cis("sigmoid", y, s, list("abcde"), n_boot=30)
+    cis = compute_head_cis("sigmoid", y, s, list("abcde"), n_boot=30)
     for k in ("mean_auroc", "weighted_auroc", "mean_auprc"):
         assert cis[k]["estimate"] == pytest.approx(ref[k])
 
@@ -232,7 +238,8 @@ def test_page_stored_evaluation_for_other_data_is_not_reused(tmp_var_dir, tmp_mo
     assert at.button(key="ev_run").label == "Run evaluation"
 
 
-def test_page_external_tab_scores_csv_paths(tmp_path, tmp_var_dir, tmp_models_dir):
+def test_page_external_tab_scores_csv_paths(tmp_path, tmp_var_dir, tmp_models_dir, monkeypatch):
+    monkeypatch.setenv("HCVIEW_DATA_ROOTS", str(tmp_path))  # an allowed dataset root
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     a.write_bytes(_external_csv(1))
     b.write_bytes(_external_csv(2))
@@ -256,14 +263,14 @@ def test_cell_picker_and_selection_event():
     from hcview.viz.confusion import confusion_heatmap
 
     cm = np.array([[5, 1], [2, 7]])
-    fig = E.add_cell_picker(confusion_heatmap(cm, ["a", "b"]), cm, ["a", "b"])
+    fig = add_cell_picker(confusion_heatmap(cm, ["a", "b"]), cm, ["a", "b"])
     cells = fig.data[-1]
     assert list(zip(cells.y, cells.x)) == [("a", "a"), ("a", "b"), ("b", "a"), ("b", "b")]
     assert [int(c[0]) for c in cells.customdata] == [5, 1, 2, 7]
     event = {"selection": {"points": [{"x": "a", "y": "b", "curve_number": 1}]}}
-    assert E.selected_cell(event) == ("b", "a")
-    assert E.selected_cell({"selection": {"points": []}}) is None
-    assert E.selected_cell(None) is None
+    assert selected_cell(event) == ("b", "a")
+    assert selected_cell({"selection": {"points": []}}) is None
+    assert selected_cell(None) is None
 
 
 def test_page_run_button_evaluates_a_registered_model(tmp_var_dir, tmp_models_dir):
@@ -279,7 +286,7 @@ def test_page_run_button_evaluates_a_registered_model(tmp_var_dir, tmp_models_di
     save_checkpoint(create_model("hcnet", "demo", pretrained=False), default_checkpoint_path("hcnet", "demo"),
                     {"id": "hcnet", "variant": "demo"})
     predictor._CACHE.clear()  # a predictor cached by another test would not see this checkpoint
-    E.cached_head_arrays.clear()
+    S.cached_head_arrays.clear()
     at = AppTest.from_file(PAGE, default_timeout=120)
     at.run()
     assert at.selectbox(key="ev_variant_hcnet").value == "demo"  # trained now: no "(untrained)" flag
@@ -316,7 +323,8 @@ def test_page_run_on_incompatible_data_is_one_line_error(tmp_var_dir, tmp_models
 def test_multilabel_cases_behind_a_label_cell():
     import numpy as np
 
-    from hcview.ui.evaluation import label_cell_counts, label_cell_frame
+    from hcview.metrics import label_cell_cases as label_cell_frame
+    from hcview.metrics import label_cell_counts
 
     y = np.array([[1, 0], [0, 0], [1, 1], [0, 1], [0, np.nan]], float)
     s = np.array([[0.9, 0.2], [0.7, 0.1], [0.3, 0.8], [0.95, 0.4], [0.1, 0.9]], float)
@@ -328,3 +336,137 @@ def test_multilabel_cases_behind_a_label_cell():
     assert label_cell_counts(y, s, labels, "B") == {"false positives": 0, "false negatives": 1,
                                                       "true positives": 1, "true negatives": 2}  # NaN truth skipped
     assert set(fp["true"]) == {"no"} and set(fp["pred"]) == {"yes"}
+
+
+# ------------------------------------------------------------------------------- allowed data roots only
+def _all_text(at: AppTest) -> str:
+    parts = [e.value for kind in ("error", "info", "warning", "success", "markdown", "caption", "code")
+             for e in at.get(kind)]
+    parts += [str(df.value.to_dict()) for df in at.dataframe]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_page_refuses_paths_outside_the_data_roots(tmp_path, tmp_var_dir, tmp_models_dir, monkeypatch):
+    """Neither the CSV-path box nor the data-spec field opens a path outside the bundled samples and
+    HCVIEW_DATA_ROOTS, and the refusal reads the same whether the path exists or not."""
+    secret = tmp_path / "outside" / "secret.csv"
+    secret.parent.mkdir()
+    secret.write_text("Atelectasis_GT,Atelectasis_Pred\n1,0.9\n0,0.1\nTOPSECRET,0\n")
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    monkeypatch.setenv("HCVIEW_DATA_ROOTS", str(allowed))
+    at = _page(tmp_var_dir)
+    messages = {}
+    for path in ("/etc/passwd", str(secret), str(tmp_path / "outside" / "missing.csv")):
+        at.text_input(key="ext_paths").input(path).run()
+        assert not at.exception
+        assert len(at.error) == 1 and "outside the data folders" in at.error[0].value
+        text = _all_text(at)
+        assert "root:" not in text and "TOPSECRET" not in text and "Atelectasis" not in text
+        messages[path] = at.error[0].value.replace(path, "PATH")
+    assert len(set(messages.values())) == 1  # existing or not: the same line
+    # a link inside an allowed root that points outside it is refused too
+    (allowed / "link.csv").symlink_to(secret)
+    at.text_input(key="ext_paths").input(str(allowed / "link.csv")).run()
+    assert len(at.error) == 1 and "outside the data folders" in at.error[0].value
+    assert "TOPSECRET" not in _all_text(at)
+
+    at.text_input(key="ext_paths").input("").run()
+    spec_messages = set()
+    for spec in ("csv:/etc/passwd", f"mri:{secret.parent}", "folder:/no/such/folder"):
+        at.text_input(key="ev_custom").input(spec).run()
+        assert not at.exception
+        errors = [e.value for e in at.error]
+        assert len(errors) == 1 and "outside the data folders" in errors[0], errors
+        assert "not found" not in errors[0] and "root:" not in _all_text(at)
+        spec_messages.add(errors[0].replace(spec.split(":", 1)[1], "PATH"))
+        assert not [b for b in at.button if b.key == "ev_run"]  # nothing to run on a refused spec
+    assert len(spec_messages) == 1
+
+
+# ------------------------------------------------------------------------------ multi-label heads, sizes
+def write_stored_multilabel_eval(var_dir: Path, model_id: str = "medfusionnet", n: int = 40, seed: int = 0) -> dict:
+    """A stored evaluation of a multi-label model written with ``predictions_frame`` and ``compute_report``
+    over real NIH sample images and synthetic scores."""
+    from hcview.infer.evaluate import default_out_dir, predictions_frame
+    from hcview.io_utils import atomic_write_json
+    from hcview.metrics._util import nan_to_none
+
+    spec = get_spec(model_id)
+    ls = spec.label_space("demo")
+    head = ls.heads[0]
+    root = ROOT / "data/samples/nih-cxr-1000"
+    t = pd.read_csv(root / "labels.csv").head(n)
+    rng = np.random.default_rng(seed)
+    y = (rng.random((n, head.size)) < 0.3).astype(float)
+    s = np.clip(0.3 * y + 0.7 * rng.random((n, head.size)), 0, 1)
+    out = default_out_dir(model_id, "demo", "test")
+    out.mkdir(parents=True, exist_ok=True)
+    predictions_frame(ls, t["image_index"].tolist(), [str(root / p) for p in t["path"]], {head.name: y},
+                      {head.name: s}).to_csv(out / "predictions.csv", index=False)
+    report = compute_report(None, {head.name: y}, {head.name: s}, ls)
+    report.update({"model": model_id, "variant": "demo", "split": "test", "untrained": False, "checkpoint": None,
+                   "synthetic": False, "n_cases": n,
+                   "data": S.default_sample_spec(model_id, "demo", spec.variant("demo").data)})
+    atomic_write_json(out / "metrics.json", nan_to_none(report))
+    return {"y": y, "s": s, "labels": list(head.labels)}
+
+
+def test_page_multilabel_opens_a_non_empty_cell(tmp_var_dir, tmp_models_dir):
+    from hcview.metrics import label_cell_counts
+
+    d = write_stored_multilabel_eval(tmp_var_dir)
+    at = _page(tmp_var_dir)
+    at.selectbox(key="ev_model").select("medfusionnet").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    per_label = next(df.value for df in at.dataframe if "AUROC" in df.value.columns)
+    assert per_label["label"].tolist() == d["labels"]
+    lab = at.selectbox(key="ev_cell_label").value
+    wrong = {x: sum(v for c, v in label_cell_counts(d["y"], d["s"], d["labels"], x).items() if c.startswith("false"))
+             for x in d["labels"]}
+    assert wrong[lab] == max(wrong.values())  # the label with the most wrong decisions first
+    cell = at.radio(key=f"ev_cell_kind_{lab}").value
+    assert cell.startswith("false") and label_cell_counts(d["y"], d["s"], d["labels"], lab)[cell] > 0
+    assert not any(i.value == "No cases." for i in at.info)
+
+
+def test_confusion_matrix_40x40_is_readable():
+    """The paper's 40 diseases: counts in every non-empty cell, cells of at least 24 px, zoomable, and a
+    click target per cell as large as the cell."""
+    from hcview.models.labels import load_label_space
+    from hcview.viz.confusion import cell_px, confusion_heatmap
+
+    ls = load_label_space("hcnet_paper")
+    order = ls.disease_order()
+    cm = np.random.default_rng(0).integers(0, 200, (40, 40))
+    fig = add_cell_picker(confusion_heatmap(cm, order, ls), cm, order)
+    hm = fig.data[0]
+    assert hm.texttemplate == "%{text}" and hm.text[0][0] == str(cm[0, 0]) and hm.textfont.size >= 9
+    assert cell_px(40) >= 24 and fig.layout.height >= 40 * cell_px(40)
+    assert fig.layout.dragmode == "zoom" and fig.layout.xaxis.tickfont.size >= 10
+    assert fig.data[-1].marker.size >= 0.8 * cell_px(40)
+
+
+def test_page_external_truth_file_joined_by_id(tmp_path, tmp_var_dir, tmp_models_dir, monkeypatch):
+    from sklearn.metrics import roc_auc_score
+
+    monkeypatch.setenv("HCVIEW_DATA_ROOTS", str(tmp_path))
+    rng = np.random.default_rng(0)
+    ids = [f"{i:08d}_000.png" for i in range(50)]
+    y = rng.integers(0, 2, 50)
+    s = np.round(np.clip(0.5 * y + 0.5 * rng.random(50), 0, 1), 4)
+    pd.DataFrame({"Image Index": ids + ["extra"], "Edema_Pred": list(s) + [0.5]}).to_csv(tmp_path / "P.csv", index=False)
+    pd.DataFrame({"Image Index": ids[::-1], "Edema_GT": y[::-1]}).to_csv(tmp_path / "T.csv", index=False)
+    at = _page(tmp_var_dir)
+    at.text_input(key="ext_paths").input(str(tmp_path / "P.csv"))
+    at.text_input(key="ext_truth_path").input(str(tmp_path / "T.csv"))
+    at.text_input(key="ext_id_column").input("Image Index").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("50 rows matched; 1 prediction rows without truth and 0 truth rows" in w.value for w in at.warning)
+    per_label = next(df.value for df in at.dataframe if "AUROC · P" in df.value.columns)
+    assert per_label["AUROC · P"].iloc[0] == pytest.approx(roc_auc_score(y, s))
+    # the ID column without a truth file, and a truth file outside the allowed roots: one line each
+    at.text_input(key="ext_truth_path").input("").run()
+    assert len(at.error) == 1 and "ID column" in at.error[0].value
+    at.text_input(key="ext_truth_path").input("/etc/passwd").run()
+    assert len(at.error) == 1 and "outside the data folders" in at.error[0].value
