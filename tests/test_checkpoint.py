@@ -49,7 +49,8 @@ def test_mismatched_checkpoint_is_refused(saved, tmp_path):
     other = create_model("hcnet", "demo")
     q = save_checkpoint(other, tmp_path / "h.pt", {})
     card = json.loads(card_path(q).read_text())
-    card.update({"id": "cihmlc", "variant": "demo", "label_space": json.loads(card_path(p).read_text())["label_space"]})
+    good = json.loads(card_path(p).read_text())
+    card.update({"id": "cihmlc", "variant": "demo", "label_space": good["label_space"], "arch_version": good["arch_version"]})
     card_path(q).write_text(json.dumps(card))
     with pytest.raises(CheckpointError, match="does not match"):
         load_checkpoint(q)
@@ -105,3 +106,15 @@ def test_save_interrupted_between_weights_and_card_keeps_previous(tmp_path, monk
     loaded, _ = load_checkpoint(p)
     with torch.no_grad():
         assert torch.equal(loaded(x)["labels"], new(x)["labels"])
+
+
+def test_checkpoint_of_an_older_architecture_is_refused(tmp_path):
+    """CIHMLC's head changed to the authors' Conv -> ReLU -> BN (version 2): a version-1 checkpoint has the same
+    tensors but computes something else, so it is refused with one line."""
+    p = save_checkpoint(create_model("cihmlc", "demo"), tmp_path / "c.pt", {})
+    card = json.loads(card_path(p).read_text())
+    assert card["arch_version"] == 2
+    card["arch_version"] = 1
+    card_path(p).write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match="architecture version 1; this build has version 2"):
+        load_checkpoint(p)

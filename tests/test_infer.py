@@ -182,7 +182,8 @@ def test_predict_cli_json(mid, pattern, tmp_models_dir, tmp_path, capsys):
     assert rc == 0
     j = json.loads(out)
     assert j["model"] == mid and j["variant"] == "demo"
-    assert set(j["flags"]) == {"uncertain", "inconsistent", "synthetic_input", "untrained", "modality_mismatch"} and j["flags"]["untrained"]
+    assert set(j["flags"]) == {"ood", "uncertain", "inconsistent", "synthetic_input", "synthetic_model", "untrained",
+                               "modality_mismatch"} and j["flags"]["untrained"]
     assert {"label", "level", "prob", "mc_mean", "mc_std", "ci_low", "ci_high"} <= set(j["outputs"][0])
     assert len(j["heatmaps"]) == 4
     for h in j["heatmaps"]:

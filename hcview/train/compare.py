@@ -1,7 +1,7 @@
 """``--promote-if-better``: the candidate and the active version, scored on the same validation split.
 
-Both checkpoints run through the trainer's own validation path (:func:`hcview.train.trainer.predict` and
-:func:`~hcview.train.trainer.simple_metrics`) on the candidate's validation split (its data spec, its
+Both checkpoints run through the trainer's own validation path (:func:`hcview.train.forward.collect` and
+:func:`hcview.train.trainer.simple_metrics`) on the candidate's validation split (its data spec, its
 ``max_eval_samples`` subset), so the comparison never mixes numbers computed on different data.
 """
 from __future__ import annotations
@@ -17,12 +17,12 @@ from .config import LOWER_IS_BETTER
 def validation_metrics(model, cfg: dict, device: str = "cpu") -> dict:
     """``val_*`` metrics (and ``val_loss``) of ``model`` on the validation split of ``cfg['data']``."""
     import torch
-    from torch.utils.data import DataLoader
 
     from hcview.data.datasets import build_dataset
 
+    from .forward import collect, eval_loader
     from .losses import build_criterion
-    from .trainer import collate, predict, simple_metrics, subsample
+    from .trainer import simple_metrics, subsample
 
     spec = get_spec(cfg["model"])
     ls = model.label_space
@@ -30,9 +30,8 @@ def validation_metrics(model, cfg: dict, device: str = "cpu") -> dict:
     ds = build_dataset(cfg["data"], ls, "val", size, spec.mean, spec.std)
     criterion, _ = build_criterion(spec, cfg["variant"], cfg, ds, ls)  # val_loss: the same weights for both models
     ds = subsample(ds, cfg.get("max_eval_samples"), int(cfg.get("seed") or 0))
-    loader = DataLoader(ds, batch_size=int(cfg.get("batch_size") or 32), shuffle=False, collate_fn=collate)
-    loss, ys, ps, rm = predict(model, loader, spec, criterion, torch.device(device), False)
-    return {**simple_metrics(ls, ys, ps, rm, "val"), "val_loss": loss, "n_val": len(ds)}
+    out = collect(model, eval_loader(ds, int(cfg.get("batch_size") or 32)), spec, torch.device(device), criterion)
+    return {**simple_metrics(ls, out.targets, out.logits, out.reg_mask, "val"), "val_loss": out.loss, "n_val": len(ds)}
 
 
 def compare(candidate_weights, active_weights, cfg: dict, metric: str) -> dict:

@@ -45,14 +45,12 @@ def ood_head(label_space) -> str | None:
 @torch.no_grad()
 def collect(model, ds, batch_size: int = 64) -> tuple[np.ndarray, dict, dict]:
     """Pooled features (N, D), probabilities and targets per head, with the model in eval mode."""
-    from torch.utils.data import DataLoader
-
-    from .trainer import collate, model_inputs
+    from .forward import eval_loader, model_inputs
 
     model.eval()
     device = next(model.parameters()).device
     feats, probs, ys = [], {}, {}
-    for batch in DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate):
+    for batch in eval_loader(ds, batch_size):
         x = batch["image"].to(device)
         kw = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in model_inputs(batch, model.spec, model).items()}
         f = model.forward_features(x, **kw)
