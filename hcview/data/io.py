@@ -17,9 +17,10 @@ import numpy as np
 import torch
 
 from hcview.errors import DicomError, ImageError
+from hcview.limits import MAX_PIXELS, MIN_SIZE, check_size, read_limited  # noqa: F401  (re-exported)
 
-MAX_PIXELS = 64_000_000  # decompression-bomb guard (8000x8000); checked from the header, before decoding
-MIN_SIZE = 16            # smallest accepted side in pixels
+# MAX_PIXELS: decompression-bomb guard (8000x8000), checked from the header before decoding;
+# the byte limit (hcview.limits.max_input_bytes) applies to the file and to the declared pixel data.
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -51,8 +52,10 @@ def sniff(head: bytes, name: str | None = None) -> str | None:
         return "tiff"
     if head[:2] == b"BM" and len(head) > 26:
         return "bmp"
-    # DICOM without the 128-byte preamble: starts with a group 0x0002 or 0x0008 element (little endian)
-    if len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00") and re.match(rb"[A-Z]{2}", head[4:6]):
+    # DICOM without the 128-byte preamble (explicit or implicit VR): a plausible first element
+    from .dicom import looks_like_dicom
+
+    if looks_like_dicom(head):
         return "dicom"
     return None
 
@@ -63,10 +66,11 @@ def _png_header_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _check_size(w: int, h: int, name: str, max_pixels: int, min_size: int) -> None:
+def _check_size(w: int, h: int, name: str, max_pixels: int, min_size: int, bands: int = 1, bits: int = 8) -> None:
     if max_pixels and w * h > max_pixels:
         raise ImageError(f"{name}: image is {w}x{h} pixels ({w * h / 1e6:.0f} megapixels), over the limit of "
                          f"{max_pixels / 1e6:.0f} megapixels; refusing to decode it")
+    check_size(w * h * max(1, bands) * max(1, bits) // 8, name, f"decoded image ({w}x{h})")
     if min(w, h) < min_size:
         raise ImageError(f"{name}: image is {w}x{h} pixels; the minimum is {min_size}x{min_size}")
 
@@ -115,7 +119,9 @@ def _read_pil(data: bytes, name: str, kind: str, max_pixels: int, min_size: int)
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
             w, h = im.size
-            _check_size(w, h, name, max_pixels, min_size)  # header only: nothing decoded yet
+            bands = len(im.getbands()) if im.mode != "P" else 3
+            bits = 16 if im.mode.startswith("I;16") else 32 if im.mode in ("I", "F") else 8
+            _check_size(w, h, name, max_pixels, min_size, bands, bits)  # header only: nothing decoded yet
             im = ImageOps.exif_transpose(im) if kind == "jpeg" else im
             im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -125,7 +131,9 @@ def _read_pil(data: bytes, name: str, kind: str, max_pixels: int, min_size: int)
         raise ImageError(f"{name}: not a readable {kind.upper()} image") from None
     except ImageError:
         raise
-    except (OSError, SyntaxError, ValueError, struct.error, EOFError) as e:
+    except MemoryError:
+        raise ImageError(f"{name}: not enough memory to decode this image") from None
+    except Exception as e:  # PIL raises many types on crafted files (OSError, SyntaxError, ValueError, ...)
         raise ImageError(f"{name}: {kind.upper()} image is truncated or corrupt ({' '.join(str(e).split())[:80]})") from None
     grey, info = _pil_to_grey(im)
     meta = {"modality": "", "size": [int(grey.shape[1]), int(grey.shape[0])], "pixel_spacing_mm": None,
@@ -157,6 +165,7 @@ def load_image(path_or_bytes, name: str | None = None, frame: int = 0, window=No
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         data = bytes(path_or_bytes)
         name = name or "upload"
+        check_size(len(data), name)
     else:
         p = Path(path_or_bytes)
         name = name or p.name
@@ -165,7 +174,7 @@ def load_image(path_or_bytes, name: str | None = None, frame: int = 0, window=No
         if p.is_dir():
             raise ImageError(f"{name}: is a folder, not an image")
         try:
-            data = p.read_bytes()
+            data = read_limited(p, name)  # the size is checked from stat before reading
         except OSError as e:
             raise ImageError(f"{name}: cannot read file ({e.strerror})") from None
     if len(data) == 0:
