@@ -107,7 +107,8 @@ def check_path(path: str, adapter: str = "auto", window=None) -> dict:
            "bits": m.get("bits_stored"), "frames": m.get("frames"), "window": m.get("window")}
     if im.kind == "dicom":
         out["transfer_syntax"] = m.get("transfer_syntax")
-        out["deid_removed"] = [str(r) for r in im.deid_removed]
+        out["deid_removed"] = [f"{r['keyword']} {r['tag']}" + (f" x{r['count']}" if r.get("count", 1) > 1 else "")
+                               for r in im.deid_removed]
         out["deid_removed_count"] = int(sum(int(r.get("count", 1)) for r in im.deid_removed))
         if m.get("notes"):
             out["notes"] = list(m["notes"])

@@ -3,6 +3,7 @@
 ``load_image`` turns a path or bytes (PNG, JPEG, DICOM; dispatched by content, not by extension) into a
 :class:`LoadedImage` whose ``array`` is float32 HxW grey in [0, 1]. ``to_model_input`` turns that into the
 normalised (3, S, S) tensor a model takes. Datasets call exactly these two functions; so does the predictor.
+torch is imported only by the preprocessing functions: reading and checking a file never loads it.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from hcview.errors import DicomError, ImageError
 from hcview.limits import MAX_PIXELS, MIN_SIZE, check_size, read_limited  # noqa: F401  (re-exported)
@@ -205,6 +205,8 @@ def load_image(path_or_bytes, name: str | None = None, frame: int = 0, window=No
 def resize_grey(a: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
     """HxW grey -> (size, size) float32 tensor, bilinear with antialiasing. Square output: the image is
     resized without keeping the aspect ratio (chest X-rays and MRI slices are near-square)."""
+    import torch
+
     t = torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32) if isinstance(a, np.ndarray) else a.float()
     if t.ndim == 2:
         t = t[None]
@@ -253,6 +255,8 @@ class Augment:
     (reproducible whatever else uses the global RNG); without one it uses torch's global RNG."""
 
     def __init__(self, pipe, names: list[str], seed: int | None = None):
+        import torch
+
         self.pipe, self.names, self.seed = pipe, names, seed
         self.gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
 
@@ -266,10 +270,14 @@ class Augment:
         state = d.pop("gen_state", None)
         self.__dict__.update(d)
         if state is not None:
+            import torch
+
             self.gen = torch.Generator()
             self.gen.set_state(state)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
         if self.gen is None:
             return self.pipe(x)
         # torchvision v2 draws from the global RNG: fork it so a seeded pipeline is reproducible
@@ -283,6 +291,8 @@ def to_model_input(loaded_or_array, image_size: int, mean=(0.485, 0.456, 0.406),
     """Grey [0,1] -> resized (S,S) -> optional augmentation -> 3 channels -> (x - mean) / std.
 
     ``augment`` is a callable from :func:`build_augment` or a list of names (unseeded)."""
+    import torch
+
     a = loaded_or_array.array if isinstance(loaded_or_array, LoadedImage) else loaded_or_array
     if isinstance(a, np.ndarray) and a.ndim == 3:
         a = a[..., :3].mean(-1) if a.shape[-1] in (3, 4) else a[0]

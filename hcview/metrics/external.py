@@ -10,7 +10,7 @@ that label).
 """
 from __future__ import annotations
 
-import csv
+import io
 import re
 from pathlib import Path
 from typing import Sequence
@@ -26,7 +26,6 @@ from hcview.metrics.stats import bootstrap_ci, friedman
 
 DEFAULT_TRUTH_PATTERN = "{label}_GT"
 DEFAULT_SCORE_PATTERN = "{label}_Pred"
-MAX_BYTES = 512 * 1024 * 1024
 
 
 def _pattern_regex(pattern: str) -> re.Pattern:
@@ -54,30 +53,21 @@ def _read_csv(path: Path) -> pd.DataFrame:
     size = path.stat().st_size
     if size == 0:
         raise CsvError(f"predictions file {name} is empty")
-    if size > MAX_BYTES:
-        raise CsvError(f"predictions file {name} is larger than {MAX_BYTES // 2**20} MiB")
+    from hcview.data.tabular import decode_text, sniff_delimiter
+    from hcview.limits import read_limited
+
     try:
-        with open(path, "rb") as f:
-            head = f.read(8192)
+        text = decode_text(read_limited(path, name, "predictions file"), name)  # the one size limit
     except OSError as e:
         raise CsvError(f"cannot read predictions file {name}: {e.strerror or e}") from None
-    if b"\x00" in head:
-        raise CsvError(f"predictions file {name} is binary, not a text CSV")
+    except CsvError as e:
+        raise CsvError(f"predictions file {name} is binary, not a text CSV" if "binary" in str(e) else str(e)) from None
     try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as e:
-        if e.start < len(head) - 4:  # not just a multi-byte character cut at the 8 KiB boundary
-            raise CsvError(f"predictions file {name} is not UTF-8 text (byte {e.start})") from None
-    first = head.split(b"\n", 1)[0]
-    sep = ","
-    if b"," not in first:
-        sep = "\t" if b"\t" in first else (";" if b";" in first else ",")
-    try:
-        df = pd.read_csv(path, sep=sep, encoding="utf-8-sig", dtype=str,
+        df = pd.read_csv(io.StringIO(text), sep=sniff_delimiter(text), dtype=str,
                          keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise CsvError(f"predictions file {name} has no header row") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, csv.Error, ValueError) as e:
+    except Exception as e:  # ParserError, csv.Error, ValueError, ... on crafted files
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise CsvError(f"predictions file {name} is not a readable CSV: {msg}") from None
     df.columns = [str(c).strip() for c in df.columns]
