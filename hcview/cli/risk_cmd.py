@@ -11,20 +11,22 @@ from pathlib import Path
 
 
 def register(sub):
+    from hcview.cli import argtypes as A
+
     p = sub.add_parser("risk", help="two-stage risk stratification of tabular records (held-out evaluation)")
     p.add_argument("--records", required=True, metavar="CSV",
                    help="records CSV ('?' or blank = missing); 'bundled' = the project's UCI cervical table")
     p.add_argument("--outcome", default="all", help="Hinselmann, Schiller, Cytology (Citology), Biopsy, any 0/1 "
                                                    "column, or 'all' (default: all four UCI outcomes present)")
-    p.add_argument("--top-n", type=int, default=5)
-    p.add_argument("--max-depth", type=int, default=3)
-    p.add_argument("--min-samples-split", type=int, default=20)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--test-size", type=float, default=0.25)
-    p.add_argument("--tmin", type=float, default=None, help="grid start for every feature (default: its minimum)")
-    p.add_argument("--tmax", type=float, default=None, help="grid end for every feature (default: its maximum)")
-    p.add_argument("--dt", type=float, default=None, help="grid step (default: span/50, whole for integer features)")
-    p.add_argument("--bins", type=int, default=10, help="quantile bins for continuous features; 0 = off")
+    p.add_argument("--top-n", type=A.positive_int, default=5)
+    p.add_argument("--max-depth", type=A.int_range(1, 64), default=3)
+    p.add_argument("--min-samples-split", type=A.int_range(2), default=20)
+    p.add_argument("--seed", type=A.non_negative_int, default=0)
+    p.add_argument("--test-size", type=A.fraction_open, default=0.25)
+    p.add_argument("--tmin", type=A.finite_float, default=None, help="grid start for every feature (default: its minimum)")
+    p.add_argument("--tmax", type=A.finite_float, default=None, help="grid end for every feature (default: its maximum)")
+    p.add_argument("--dt", type=A.positive_float, default=None, help="grid step (default: span/50, whole for integer features)")
+    p.add_argument("--bins", type=A.zero_or_at_least(2), default=10, help="quantile bins for continuous features; 0 = off")
     p.add_argument("--temporal", action="append", default=[], metavar="COLUMN",
                    help="a temporal column (forward-filled before median imputation); repeatable")
     p.add_argument("--cuts", default="prevalence",
@@ -32,7 +34,7 @@ def register(sub):
     p.add_argument("--allow-outcome-features", action="store_true",
                    help="let the OTHER outcome columns be features (off: leakage guard)")
     p.add_argument("--score", metavar="CSV", help="assign risk levels to the records in this CSV")
-    p.add_argument("--out", metavar="DIR", help="write risk_<outcome>.json, stage1_<outcome>.csv (and scores.csv)")
+    p.add_argument("--out", metavar="DIR", type=A.output_dir, help="write risk_<outcome>.json, stage1_<outcome>.csv (and scores.csv)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
