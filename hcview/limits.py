@@ -15,6 +15,7 @@ listed in ``HCVIEW_DATA_ROOTS`` (``os.pathsep``-separated; default: the project'
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from hcview.errors import InputError
@@ -58,11 +59,14 @@ def check_size(n_bytes: int, name: str, what: str = "file") -> None:
 
 
 def check_file_size(path, name: str | None = None, what: str = "file") -> int:
-    """Size of ``path`` in bytes, after checking it against the limit (from ``stat``: nothing is read)."""
+    """Size of ``path`` in bytes, after checking it against the limit (from ``stat``: nothing is read).
+    Only regular files: a FIFO or a device (``/dev/zero``) would block or never end."""
     p = Path(path)
-    n = p.stat().st_size
-    check_size(n, name or p.name, what)
-    return n
+    st = p.stat()
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{name or p.name}: not a regular file")
+    check_size(st.st_size, name or p.name, what)
+    return st.st_size
 
 
 def read_limited(path, name: str | None = None, what: str = "file") -> bytes:

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             args = parser.parse_args(argv)
         except SystemExit as e:  # --help, or a parser error already printed as one line
             return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-        except BaseException as e:  # a command module that fails to import, ...
+        except (Exception, KeyboardInterrupt) as e:  # a command module that fails to import, ...
             return _report(e, debug)
         try:
             rc = args.func(args)
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             except OSError:
                 pass
             return 0
-        except BaseException as e:
+        except (Exception, KeyboardInterrupt) as e:
             return _report(e, debug)
     try:
         return int(rc or 0)

@@ -82,6 +82,8 @@ def check_path(path: str, adapter: str = "auto", window=None) -> dict:
             out["patients"] = int(t["patient_id"].nunique())
         out.update({k: v for k, v in src.notes.items() if isinstance(v, (int, str, bool))})
         return out
+    if not p.is_file():  # a FIFO or a device would block or never end
+        raise InputError(f"{path}: not a regular file")
     with open(p, "rb") as f:
         head = f.read(256)
     if p.suffix.lower() in (".csv", ".tsv", ".txt") and sniff(head) is None:

@@ -321,10 +321,14 @@ def deidentify_file(src, dst, name: str | None = None, seed: str | None = None) 
 
     from .dicom import read_dataset_bounded
 
+    import warnings
+
     name = name or Path(str(src)).name
     ds, _ = read_dataset_bounded(src, name)
     burned = burned_in_annotation(ds)
-    ds, removed = deidentify(ds, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom's notes on invalid values quote the file's content
+        ds, removed = deidentify(ds, seed)
     buf = BytesIO()
     try:
         fm = getattr(ds, "file_meta", None)

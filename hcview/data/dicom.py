@@ -256,6 +256,20 @@ def _eof_warned(caught) -> bool:
     return any("end of file" in str(w.message).lower() or "truncat" in str(w.message).lower() for w in caught)
 
 
+def _short_value(ds) -> bool:
+    """pydicom keeps a value cut short by the end of the file without a word: find it (only the last element
+    of a truncated file can be short; its raw bytes are fewer than its declared length)."""
+    for tag, e in ds._dict.items():
+        if tag == 0x7FE00010:  # short pixel data is reported with its byte counts further on
+            continue
+        length = getattr(e, "length", None)
+        value = getattr(e, "value", None)
+        if isinstance(value, (bytes, bytearray)) and isinstance(length, int) and length != 0xFFFFFFFF \
+                and len(value) < length:
+            return True
+    return False
+
+
 def _parse(data: bytes, name: str, header_only: bool, preamble: bool):
     """pydicom parse of a non-deflated file (``force`` only when the magic is absent and the caller has
     checked that the content looks like DICOM)."""
@@ -264,7 +278,7 @@ def _parse(data: bytes, name: str, header_only: bool, preamble: bool):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ds = pydicom.dcmread(io.BytesIO(data), force=not preamble, stop_before_pixels=header_only)
-    return ds, _eof_warned(caught)
+    return ds, _eof_warned(caught) or _short_value(ds)
 
 
 def _read_meta(data: bytes, name: str):
@@ -288,7 +302,7 @@ def _read_dataset_bytes(buf: bytes, header_only: bool):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ds = read_dataset(DicomBytesIO(buf), False, True, stop_when=_at_pixel_data if header_only else None)
-    return ds, _eof_warned(caught)
+    return ds, _eof_warned(caught) or _short_value(ds)
 
 
 def _inflate_header(data: bytes, offset: int, name: str):
@@ -357,6 +371,8 @@ def _check_decoder(tsuid: str, name: str) -> None:
     try:
         dec = get_decoder(tsuid)
     except NotImplementedError:
+        if tname == tsuid:
+            raise DicomError(f"{name}: unknown transfer syntax {tsuid[:64]!r}; cannot decode the pixel data") from None
         raise DicomError(f"{name}: transfer syntax {tname} ({tsuid}) is not supported: no DICOM pixel decoder "
                          "exists for it") from None
     except Exception:
@@ -402,6 +418,12 @@ def _check_compressed_frame(ds, tsuid: str, geo: dict, name: str, frame: int) ->
 
 
 def read_dataset_bounded(src, name: str, max_pixels: int = 0, min_size: int = 0, pixels: bool = True):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid values are handled where used; pydicom's notes quote the file
+        return _read_dataset_bounded(src, name, max_pixels, min_size, pixels)
+
+
+def _read_dataset_bounded(src, name: str, max_pixels: int = 0, min_size: int = 0, pixels: bool = True):
     """Parse a DICOM from a path or bytes with bounded memory. Returns ``(ds, geometry or None)``.
 
     The header is read and checked first; the pixel data only when ``pixels`` and the declared size
@@ -468,7 +490,27 @@ def read_dataset_bounded(src, name: str, max_pixels: int = 0, min_size: int = 0,
         raise DicomError(f"{name}: cannot read the DICOM data (truncated or corrupt file: {type(e).__name__})") from None
     if eof:
         raise DicomError(f"{name}: DICOM file is truncated (it ends before its data does)")
+    if not preamble:
+        _set_transfer_syntax(ds)
     return ds, geo
+
+
+def _set_transfer_syntax(ds) -> None:
+    """A data set read without file meta: name the transfer syntax it was read with (so it can be decoded)."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    fm = getattr(ds, "file_meta", None)
+    if fm is not None and "TransferSyntaxUID" in fm:
+        return
+    try:
+        implicit, little = ds.original_encoding
+    except (AttributeError, TypeError, ValueError):
+        implicit, little = True, True
+    fm = fm if fm is not None else FileMetaDataset()
+    fm.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else (
+        ExplicitVRLittleEndian if little in (True, None) else ExplicitVRBigEndian)
+    ds.file_meta = fm
 
 
 def dicom_header(src, name: str):
@@ -476,7 +518,9 @@ def dicom_header(src, name: str):
     from .deid import deidentify
 
     ds, _ = read_dataset_bounded(src, name, pixels=False)
-    ds, removed = deidentify(ds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds, removed = deidentify(ds)
     return ds, removed
 
 
@@ -485,7 +529,9 @@ def read_dicom(src, name: str, frame: int = 0, window=None, max_pixels: int = 0,
     window_kind, win = parse_window(window)  # a bad window fails before any reading
     ds, geo = read_dataset_bounded(src, name, max_pixels=max_pixels, min_size=min_size)
     try:
-        return _convert(ds, geo, name, frame, window_kind, win)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _convert(ds, geo, name, frame, window_kind, win)
     except DicomError:
         raise
     except MemoryError:
@@ -523,12 +569,10 @@ def _convert(ds, geo, name: str, frame: int, window_kind: str, win) -> dict:
             warnings.simplefilter("ignore")
             ds.pixel_array_options(index=frame if frames > 1 else None)
             arr = ds.pixel_array
-    except Exception as e:
+    except MemoryError:
+        raise
+    except Exception as e:  # the decoder is installed (checked above): the data is bad
         msg = " ".join(str(e).split())
-        if tsuid in _DECODERS and any(k in msg.lower() for k in ("missing", "plugins", "no pixel data handlers")):
-            tname, pkgs = _DECODERS[tsuid]
-            raise DicomError(f"{name}: compressed transfer syntax {tname} ({tsuid}) needs a decoder that is not "
-                             f"installed: install {pkgs}") from None
         raise DicomError(f"{name}: cannot decode the DICOM pixel data (truncated or corrupt: {msg[:120]})") from None
     if frames > 1 and arr.ndim >= 3 and arr.shape[0] == frames:
         arr = arr[frame]

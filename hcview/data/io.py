@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hcview.errors import DicomError, ImageError
+from hcview.errors import DicomError, HcviewError, ImageError
 from hcview.limits import MAX_PIXELS, MIN_SIZE, check_size, read_limited  # noqa: F401  (re-exported)
 
 # MAX_PIXELS: decompression-bomb guard (8000x8000), checked from the header before decoding;
@@ -129,7 +129,7 @@ def _read_pil(data: bytes, name: str, kind: str, max_pixels: int, min_size: int)
                          f"{max_pixels / 1e6:.0f} megapixels)") from None
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not a readable {kind.upper()} image") from None
-    except ImageError:
+    except HcviewError:
         raise
     except MemoryError:
         raise ImageError(f"{name}: not enough memory to decode this image") from None

@@ -52,7 +52,7 @@ def decode_text(data: bytes, name: str) -> str:
         if e.startswith("utf-16") or e.startswith("utf-32") or e == "utf-8-sig":
             text = text.lstrip("\ufeff")
         sample = text[:8192]
-        if "\x00" in sample or sum(ch < " " and ch not in "\r\n\t\f" for ch in sample) > 8:
+        if "\x00" in text or sum(ch < " " and ch not in "\r\n\t\f" for ch in sample) > 8:
             raise CsvError(f"{name}: not a text CSV file (binary content)")
         return text
     raise CsvError(f"{name}: not a text CSV file (binary content)")
@@ -91,7 +91,7 @@ def read_csv_text(path_or_bytes, name: str | None = None, **kw) -> tuple[pd.Data
         name = name or p.name
         if p.is_dir():
             raise CsvError(f"{name}: is a folder, not a CSV file")
-        if not p.is_file():
+        if not p.exists():
             raise CsvError(f"{name}: file not found")
         try:
             data = read_limited(p, name)
