@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import html
 import re
-import string
 
-# every ASCII punctuation character may be backslash-escaped in CommonMark and then renders literally;
-# escaping them all also defuses Streamlit's own syntax (:emoji:, :color[text], $math$, ~strike~).
-_MD_SPECIAL = frozenset(string.punctuation)
+# Characters that start inline markdown / HTML / Streamlit syntax anywhere in a line: links and images
+# ([ ] ( ) !), code (`), emphasis and strike (* ~; _ handled below), tables (|), HTML and entities (< > &),
+# Streamlit's :emoji: / :color[text] directives and $math$ (: $), e-mail autolinks (@), escapes (\).
+# CommonMark renders a backslash-escaped ASCII punctuation character literally.
+_ALWAYS = frozenset("\\`*[]()!|<>&~$:@")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
@@ -30,11 +31,21 @@ def escape_markdown(value, limit: int | None = None) -> str:
     colour directives in ``value`` all render as the literal characters."""
     s = one_line(value, limit)
     out = []
-    for ch in s:
-        if ch in _MD_SPECIAL:
-            out.append("\\" + ch)
+    n = len(s)
+    for i, ch in enumerate(s):
+        prev = s[i - 1] if i else ""
+        nxt = s[i + 1] if i + 1 < n else ""
+        if ch in _ALWAYS:
+            esc = True
+        elif ch == "_":  # intraword underscores (snake_case) are literal in CommonMark
+            esc = not (prev.isalnum() and nxt.isalnum())
+        elif ch in "#-+=":  # headings and list markers: only at the start of the (single) line
+            esc = i == 0
+        elif ch == ".":  # '1.' ordered list at the start; 'www.' autolinks
+            esc = (i > 0 and s[:i].isdigit()) or s[max(0, i - 3):i].lower() == "www"
         else:
-            out.append(ch)
+            esc = False
+        out.append("\\" + ch if esc else ch)
     return "".join(out)
 
 

@@ -139,21 +139,36 @@ HOSTILE_TEXT = ["[click me](https://evil.example)", "![beacon](https://evil.exam
                 "\u202eevil\u200b"]
 
 
+def _unescaped(out: str) -> list[str]:
+    """Characters of ``out`` not preceded by a backslash escape."""
+    chars, i = [], 0
+    while i < len(out):
+        if out[i] == "\\":
+            i += 2
+            continue
+        chars.append(out[i])
+        i += 1
+    return chars
+
+
 @pytest.mark.parametrize("text", HOSTILE_TEXT)
 def test_escape_markdown_leaves_no_active_syntax(text):
     out = escape_markdown(text)
     assert "\n" not in out and "\r" not in out and "\u202e" not in out
-    i = 0
-    while i < len(out):  # every ASCII punctuation character is backslash-escaped
-        ch = out[i]
-        if ch == "\\":
-            assert i + 1 < len(out) and not out[i + 1].isalnum()
-            i += 2
-            continue
-        assert ch.isalnum() or ch in " \u00a0" or ord(ch) > 127, (ch, out)
-        i += 1
+    live = set(_unescaped(out))
+    assert not live & set("[]()!<>`*|~$:@&\\"), (out, live)
     # unescaping gives back the one-line text
     assert out.replace("\\", "\x00").replace("\x00\x00", "\\").replace("\x00", "") == one_line(text)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("data sample:brain-mri does not fit hcnet_brain_mri", "data sample\\:brain-mri does not fit hcnet_brain_mri"),
+    ("# heading", "\\# heading"), ("- item", "\\- item"), ("12. item", "12\\. item"),
+    ("_emph_ x", "\\_emph\\_ x"), ("see www.evil.example", "see www\\.evil.example"),
+    ("a@b.example", "a\\@b.example"),
+])
+def test_escape_markdown_keeps_ordinary_text_readable(text, expected):
+    assert escape_markdown(text) == expected
 
 
 def test_escape_html():
