@@ -81,17 +81,18 @@ def main(argv: list[str] | None = None) -> int:
             parser = build_parser(argv)
             args = parser.parse_args(argv)
         except SystemExit as e:  # --help, or a parser error already printed as one line
-            return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+            return _exit_code(e)
         except (Exception, KeyboardInterrupt) as e:  # a command module that fails to import, ...
             return _report(e, debug)
         try:
             rc = args.func(args)
         except SystemExit as e:
-            return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-        except BrokenPipeError:  # output piped into `head`: not an error
+            return _exit_code(e)
+        except BrokenPipeError:  # output piped into `head`: not an error; keep the exit quiet too
             try:
-                sys.stdout = open(os.devnull, "w")
-            except OSError:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except (OSError, ValueError, AttributeError):
                 pass
             return 0
         except (Exception, KeyboardInterrupt) as e:
@@ -100,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(rc or 0)
     except (TypeError, ValueError):
         return 0
+
+
+def _exit_code(e: SystemExit) -> int:
+    if e.code is None or isinstance(e.code, int):
+        return int(e.code or 0)
+    print(f"error: {' '.join(str(e.code).split())}", file=sys.stderr)  # sys.exit("message")
+    return 2
 
 
 def _report(e: BaseException, debug: bool) -> int:
