@@ -2,7 +2,10 @@
 
 Each command group lives in its own module exposing ``register(subparsers)``; the module is
 imported lazily so ``python -m hcview models`` does not pay for torch-heavy imports it does not use.
-A :class:`hcview.errors.HcviewError` becomes one line on stderr and a non-zero exit, never a traceback.
+One error path: every exception becomes one ``error:`` line on stderr (``hcview.errors.describe``) and
+exit status 2 for a user error (bad input, bad flag, a file in the way), 1 for an internal error, 130 when
+interrupted. The traceback is shown only with ``--debug`` (anywhere on the command line) or
+``HCVIEW_DEBUG=1``. Parser errors are one line too, and Python warnings are printed as ``warning:`` lines.
 """
 from __future__ import annotations
 
@@ -24,8 +27,17 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one ``error:`` line (no usage block) and exit status 2."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        msg = " ".join(str(message).split())
+        self.exit(2, f"error: {self.prog}: {msg} (see --help)\n")
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m hcview", description="hcview command line")
+    parser = OneLineParser(prog="python -m hcview", description="hcview command line")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error (anywhere on the line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     wanted = None
@@ -47,21 +59,71 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from hcview.errors import HcviewError
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    text = " ".join(str(message).split())
     try:
-        rc = args.func(args)
-    except HcviewError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-        print(f"error: {e.strerror or e}: {e.filename}", file=sys.stderr)
-        return 2
-    return int(rc or 0)
+        (file or sys.stderr).write(f"warning: {text}\n")
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    import os
+    import warnings
+
+    argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
+    debug = "--debug" in argv or os.environ.get("HCVIEW_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.showwarning = _warning_line
+        try:
+            parser = build_parser(argv)
+            args = parser.parse_args(argv)
+        except SystemExit as e:  # --help, or a parser error already printed as one line
+            return _exit_code(e)
+        except (Exception, KeyboardInterrupt) as e:  # a command module that fails to import, ...
+            return _report(e, debug)
+        try:
+            rc = args.func(args)
+        except SystemExit as e:
+            return _exit_code(e)
+        except BrokenPipeError:  # output piped into `head`: not an error; keep the exit quiet too
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except (OSError, ValueError, AttributeError):
+                pass
+            return 0
+        except (Exception, KeyboardInterrupt) as e:
+            return _report(e, debug)
+    try:
+        return int(rc or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _exit_code(e: SystemExit) -> int:
+    if e.code is None or isinstance(e.code, int):
+        return int(e.code or 0)
+    print(f"error: {' '.join(str(e.code).split())}", file=sys.stderr)  # sys.exit("message")
+    return 2
+
+
+def _report(e: BaseException, debug: bool) -> int:
+    """Print one ``error:`` line (after the traceback under --debug) and return the exit status."""
+    from hcview.errors import describe
+
+    if debug:
+        import traceback
+
+        traceback.print_exception(type(e), e, e.__traceback__, file=sys.stderr)
+    msg, code = describe(e)
+    if code == 1 and not debug:
+        msg += " (run with --debug for the traceback)"
+    try:
+        print(f"error: {msg}", file=sys.stderr)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    return code

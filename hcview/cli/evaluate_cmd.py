@@ -19,6 +19,8 @@ import math
 
 
 def register(sub):
+    from hcview.cli import argtypes as A
+
     p = sub.add_parser("evaluate", help="evaluate a model on a dataset, or score prediction CSVs",
                        description=__doc__.split("\n\n")[0])
     src = p.add_argument_group("prediction files")
@@ -33,14 +35,14 @@ def register(sub):
     src.add_argument("--id-column", metavar="NAME", help="the ID column both --predictions and --truth hold")
     src.add_argument("--labels", metavar="A,B,...",
                      help="comma-separated labels (default: every label with both columns)")
-    src.add_argument("--bootstrap", type=int, default=0, metavar="N",
+    src.add_argument("--bootstrap", type=A.int_range(0, 100_000), default=0, metavar="N",
                      help="bootstrap resamples for a 95%% CI of the mean AUROC (default 0: none)")
     mod = p.add_argument_group("model evaluation")
     mod.add_argument("--model", metavar="ID", help="registry model id to evaluate")
     mod.add_argument("--variant", default="demo", help="model variant (default demo)")
     mod.add_argument("--data", metavar="SPEC", help="dataset spec for --model")
     mod.add_argument("--split", default="test", help="dataset split (default test)")
-    p.add_argument("--out", metavar="DIR", help="also write DIR/metrics.json")
+    p.add_argument("--out", metavar="DIR", type=A.output_dir, help="also write DIR/metrics.json")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 

@@ -7,6 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hcview.cli.argtypes import int_range, non_negative_int, output_dir, probability, float_range, top_spec
 from hcview.errors import InputError
 
 
@@ -23,18 +24,21 @@ def register(sub) -> None:
                    "mediastinum, bone, brain or C,W); the model input never depends on it")
     p.add_argument("--batch-size", type=int, default=16, help="batch mode: images per forward pass")
     p.add_argument("--records", help="records CSV (MedFusionNet: age/sex/view columns; missing ones are masked)")
-    p.add_argument("--row", type=int, default=0, help="row of --records to use (0-based)")
-    p.add_argument("--mc", type=int, default=10, help="MC-dropout passes (0 = off)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--row", type=non_negative_int, default=0, help="row of --records to use (0-based)")
+    p.add_argument("--mc", type=int_range(0, 1000), default=10, help="MC-dropout passes (0 = off)")
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--explain", default="", help="comma list of gradcam, gradcam++, eigencam, lrp")
-    p.add_argument("--target", default="top3", help="LABEL, head:LABEL, topN, default (top of the most specific "
-                   "level) or all")
-    p.add_argument("--threshold", type=float, default=0.5, help="heat-map clip threshold")
-    p.add_argument("--alpha", type=float, default=0.7, help="heat-map overlay alpha")
-    p.add_argument("--out", help="folder for heat-map PNGs (default: a new temp folder)")
+    p.add_argument("--target", type=top_spec, default="top3", help="LABEL, head:LABEL, topN, default (top of the "
+                   "most specific level) or all")
+    p.add_argument("--threshold", type=float_range(0, 1, hi_open=True), default=0.5, help="heat-map clip threshold")
+    p.add_argument("--alpha", type=probability, default=0.7, help="heat-map overlay alpha")
+    p.add_argument("--out", type=output_dir, help="folder for heat-map PNGs (default: a new temp folder)")
     p.add_argument("--device", default=None)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
+
+
+EXPLAIN_METHODS = ("gradcam", "gradcam++", "eigencam", "lrp")  # = hcview.infer.predictor.METHODS (no torch import)
 
 
 def _slug(s: str) -> str:
@@ -42,14 +46,12 @@ def _slug(s: str) -> str:
 
 
 def run(args) -> int:
-    from hcview.explain.render import panel_title, render_panel
-    from hcview.infer.predictor import METHODS, get_predictor, read_record
-    from hcview.io_utils import atomic_write_bytes
+    from hcview.data.io import load_image
 
     methods = [m.strip().lower() for m in args.explain.split(",") if m.strip()]
     for m in methods:
-        if m not in METHODS:
-            raise InputError(f"--explain: unknown method {m!r}; use {', '.join(METHODS)}")
+        if m not in EXPLAIN_METHODS:
+            raise InputError(f"--explain: unknown method {m!r}; use {', '.join(EXPLAIN_METHODS)}")
     if args.mc < 0:
         raise InputError("--mc must be >= 0")
     if not 0 <= args.threshold < 1 or not 0 <= args.alpha <= 1:
@@ -58,9 +60,16 @@ def run(args) -> int:
         return run_batch(args)
     if len(args.input) > 1 or Path(args.input[0]).is_dir():
         raise InputError("several inputs or a folder need --csv OUT.csv (batch mode)")
-    pred = get_predictor(args.model, args.variant, args.device)
-    loaded = pred.load(args.input[0], window=None if args.window in (None, "header") else args.window)
+    window = None if args.window in (None, "header") else args.window
+    loaded = load_image(args.input[0], window=window)  # a bad input is refused before torch and the model are loaded
+
+    from hcview.explain.render import panel_title, render_panel
+    from hcview.infer.predictor import get_predictor, read_record
+    from hcview.io_utils import atomic_write_bytes
+
     record = read_record(args.records, args.row) if args.records else None
+    pred = get_predictor(args.model, args.variant, args.device)
+    loaded = pred.load(loaded)
     if record is not None and "meta" not in pred.spec.inputs:
         raise InputError(f"--records is only used by models with clinical inputs; {args.model} takes images only")
     res = pred.predict(loaded, record=record, mc=args.mc, seed=args.seed)

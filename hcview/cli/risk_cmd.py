@@ -12,34 +12,38 @@ from pathlib import Path
 
 
 def register(sub):
+    from hcview.cli import argtypes as A
+
     p = sub.add_parser("risk", help="two-stage risk stratification of tabular records (cross-validated, "
                                     "with baselines)")
     p.add_argument("--records", required=True, metavar="CSV",
                    help="records CSV ('?' or blank = missing); 'bundled' = the project's UCI cervical table")
     p.add_argument("--outcome", default="all", help="Hinselmann, Schiller, Cytology (Citology), Biopsy, any 0/1 "
                                                    "column, or 'all' (default: all four UCI outcomes present)")
-    p.add_argument("--folds", type=int, default=5, help="CV folds, stratified on the outcome (default 5)")
-    p.add_argument("--repeats", type=int, default=5, help="CV repeats with different fold splits (default 5)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--top-n", type=int, default=8, help="features kept by the univariate stage (default 8)")
-    p.add_argument("--max-depth", type=int, default=None, help="fix the tree depth (default: tuned by inner CV)")
-    p.add_argument("--min-samples-split", type=int, default=None,
+    p.add_argument("--folds", type=A.int_range(2, 20), default=5, help="CV folds, stratified on the outcome (default 5)")
+    p.add_argument("--repeats", type=A.int_range(1, 100), default=5,
+                   help="CV repeats with different fold splits (default 5)")
+    p.add_argument("--seed", type=A.non_negative_int, default=0)
+    p.add_argument("--top-n", type=A.positive_int, default=8, help="features kept by the univariate stage (default 8)")
+    p.add_argument("--max-depth", type=A.int_range(1, 64), default=None, help="fix the tree depth (default: tuned by inner CV)")
+    p.add_argument("--min-samples-split", type=A.int_range(2), default=None,
                    help="fix the tree's min samples per split (default: tuned by inner CV)")
     p.add_argument("--depth-grid", default="2,3,4,5", metavar="LIST", help="depths tried by the inner CV")
     p.add_argument("--min-split-grid", default="20,40,80,160", metavar="LIST",
                    help="min samples per split tried by the inner CV")
-    p.add_argument("--inner-folds", type=int, default=3, help="inner CV folds for tuning and calibration")
+    p.add_argument("--inner-folds", type=A.int_range(2, 20), default=3, help="inner CV folds for tuning and calibration")
     p.add_argument("--cuts", default="tertiles",
                    help="risk level cut points: 'tertiles' (default, of the training rows' risk, per fold) or "
                         "'C1,C2' fixed probabilities e.g. 0.05,0.15")
     p.add_argument("--calibration", default="sigmoid", choices=["sigmoid", "isotonic"],
                    help="probability calibration inside each training fold (default sigmoid = Platt)")
-    p.add_argument("--test-size", type=float, default=0.25,
+    p.add_argument("--test-size", type=A.float_range(0, 1, hi_open=True, what="a fraction in [0, 1)"), default=0.25,
                    help="secondary single hold-out split fraction (0 = none)")
-    p.add_argument("--tmin", type=float, default=None, help="grid start for every feature (default: its minimum)")
-    p.add_argument("--tmax", type=float, default=None, help="grid end for every feature (default: its maximum)")
-    p.add_argument("--dt", type=float, default=None, help="grid step (default: span/50, whole for integer features)")
-    p.add_argument("--bins", type=int, default=0, help="quantile bins for continuous features (default 0 = off)")
+    p.add_argument("--tmin", type=A.finite_float, default=None, help="grid start for every feature (default: its minimum)")
+    p.add_argument("--tmax", type=A.finite_float, default=None, help="grid end for every feature (default: its maximum)")
+    p.add_argument("--dt", type=A.positive_float, default=None, help="grid step (default: span/50, whole for integer features)")
+    p.add_argument("--bins", type=A.zero_or_at_least(2), default=0,
+                   help="quantile bins for continuous features (default 0 = off)")
     p.add_argument("--temporal", action="append", default=[], metavar="COLUMN",
                    help="a temporal column (forward-filled before median imputation); repeatable")
     p.add_argument("--exclude", action="append", default=[], metavar="COLUMN",
@@ -48,7 +52,7 @@ def register(sub):
                    help="let the OTHER outcome columns (screening tests) be features (off: leakage guard)")
     p.add_argument("--no-baselines", action="store_true", help="skip the baseline models")
     p.add_argument("--score", metavar="CSV", help="assign risk levels to the records in this CSV (model in use)")
-    p.add_argument("--out", metavar="DIR",
+    p.add_argument("--out", metavar="DIR", type=A.output_dir,
                    help="write risk_<outcome>.json, cv_<outcome>.csv, rows_<outcome>.csv, stage1_<outcome>.csv "
                         "(and scores.csv)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -12,24 +12,26 @@ import sys
 
 
 def add_train_args(p) -> None:
+    from hcview.cli import argtypes as A
+
     p.add_argument("--model", required=True, help="registry id (hcnet, cihmlc, medfusionnet, resmtnet)")
     p.add_argument("--variant", default="demo", choices=["paper", "demo"])
     p.add_argument("--data", default=None, help="data spec (default: the variant's)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--max-steps", type=int, help="stop after N optimiser steps (smoke runs)")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--out", default=None, help="output folder (default var/runs/<id>-<variant>-<time>)")
-    p.add_argument("--nproc", type=int, default=1, help="processes for DDP under torchrun")
+    p.add_argument("--epochs", type=A.int_range(1, 100_000))
+    p.add_argument("--max-steps", type=A.positive_int, help="stop after N optimiser steps (smoke runs)")
+    p.add_argument("--batch-size", type=A.int_range(1, 65536))
+    p.add_argument("--lr", type=A.float_range(0, 10, lo_open=True, what="a finite learning rate in (0, 10]"))
+    p.add_argument("--out", default=None, type=A.output_dir, help="output folder (default var/runs/<id>-<variant>-<time>)")
+    p.add_argument("--nproc", type=A.int_range(1, 1024), default=1, help="processes for DDP under torchrun")
     p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when present)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--threads", default=None, help="CPU threads per process (default auto: the idle cores)")
+    p.add_argument("--seed", type=A.non_negative_int)
+    p.add_argument("--threads", default=None, type=A.auto_or_positive_int, help="CPU threads per process (default auto: the idle cores)")
     p.add_argument("--hbce-mode", choices=["fixed", "data"])
     p.add_argument("--hbce-indicator", choices=["faithful", "surrogate"])
-    p.add_argument("--hbce-lambda", type=float)
+    p.add_argument("--hbce-lambda", type=A.non_negative_float)
     p.add_argument("--curriculum", action="store_true", default=None, help="MedFusionNet: balanced first, natural later")
-    p.add_argument("--max-train-samples", type=int, help="use a random subset of N training cases (smoke runs)")
-    p.add_argument("--max-eval-samples", type=int, help="use at most N validation and N test cases (smoke runs)")
+    p.add_argument("--max-train-samples", type=A.positive_int, help="use a random subset of N training cases (smoke runs)")
+    p.add_argument("--max-eval-samples", type=A.positive_int, help="use at most N validation and N test cases (smoke runs)")
     p.add_argument("--register", action="store_true",
                    help="add the best-metric checkpoint as a new model version (the active version does not change)")
     p.add_argument("--promote-if-better", metavar="METRIC", default=None,

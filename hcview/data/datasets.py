@@ -73,6 +73,7 @@ class RecordDataset(Dataset):
         self.synthetic = bool(synthetic)
         self.reg_mask = reg_mask
         self._cache: dict[int, torch.Tensor] = {}
+        self.skipped: dict[int, str] = {}  # unreadable images met so far (index -> reason)
         self._use_cache = cache and n * self.image_size ** 2 * 4 <= CACHE_LIMIT_BYTES
         self.info = dict(info or {})
         self.info.setdefault("n", n)
@@ -118,6 +119,23 @@ class RecordDataset(Dataset):
                 self._cache[i] = t
         return t
 
+    def _readable_grey(self, i: int) -> tuple[int, torch.Tensor]:
+        """Item i's grey image, or the next readable item's when i's file cannot be read: a corrupt or crafted
+        file is skipped with a warning and counted in ``skipped`` / ``info['skipped']``, never an abort."""
+        import warnings
+
+        for k in range(self.n):
+            j = (i + k) % self.n
+            if j in self.skipped:
+                continue
+            try:
+                return j, self.grey(j)
+            except DatasetError as e:
+                self.skipped[j] = str(e)
+                self.info["skipped"] = len(self.skipped)
+                warnings.warn(f"skipped an unreadable image ({len(self.skipped)} so far): {e}", stacklevel=2)
+        raise DatasetError(f"dataset {self.info.get('name', '')}: none of its {self.n} images can be read")
+
     def __getitem__(self, i: int) -> dict:
         if i < 0:
             i += self.n
@@ -126,7 +144,8 @@ class RecordDataset(Dataset):
         if self._get_grey is None:
             image = torch.zeros(3, self.image_size, self.image_size)
         else:
-            image = to_model_input(self.grey(i).numpy(), self.image_size, self.mean, self.std, self._augment)
+            i, grey = self._readable_grey(i)
+            image = to_model_input(grey.numpy(), self.image_size, self.mean, self.std, self._augment)
         targets = {}
         for h in self.label_space.heads:
             a = self._targets[h.name][i]
@@ -188,6 +207,8 @@ class _PathGetter:
             return load_image(self.paths[i]).array
         except HcviewError as e:
             raise DatasetError(f"cannot load dataset image: {e}") from None
+        except Exception as e:  # anything else a crafted file provokes: still a typed, skippable error
+            raise DatasetError(f"cannot load dataset image {Path(self.paths[i]).name}: {type(e).__name__}") from None
 
 
 class _ArrayGetter:

@@ -3,6 +3,7 @@
 ``load_image`` turns a path or bytes (PNG, JPEG, DICOM; dispatched by content, not by extension) into a
 :class:`LoadedImage` whose ``array`` is float32 HxW grey in [0, 1]. ``to_model_input`` turns that into the
 normalised (3, S, S) tensor a model takes. Datasets call exactly these two functions; so does the predictor.
+torch is imported only by the preprocessing functions: reading and checking a file never loads it.
 """
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from hcview.errors import DicomError, ImageError
+from hcview.errors import DicomError, HcviewError, ImageError
+from hcview.limits import MAX_PIXELS, MIN_SIZE, check_size, read_limited  # noqa: F401  (re-exported)
 
-MAX_PIXELS = 64_000_000  # decompression-bomb guard (8000x8000); checked from the header, before decoding
-MIN_SIZE = 16            # smallest accepted side in pixels
+# MAX_PIXELS: decompression-bomb guard (8000x8000), checked from the header before decoding;
+# the byte limit (hcview.limits.max_input_bytes) applies to the file and to the declared pixel data.
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -51,8 +52,10 @@ def sniff(head: bytes, name: str | None = None) -> str | None:
         return "tiff"
     if head[:2] == b"BM" and len(head) > 26:
         return "bmp"
-    # DICOM without the 128-byte preamble: starts with a group 0x0002 or 0x0008 element (little endian)
-    if len(head) >= 8 and head[:2] in (b"\x02\x00", b"\x08\x00") and re.match(rb"[A-Z]{2}", head[4:6]):
+    # DICOM without the 128-byte preamble (explicit or implicit VR): a plausible first element
+    from .dicom import looks_like_dicom
+
+    if looks_like_dicom(head):
         return "dicom"
     return None
 
@@ -63,10 +66,11 @@ def _png_header_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _check_size(w: int, h: int, name: str, max_pixels: int, min_size: int) -> None:
+def _check_size(w: int, h: int, name: str, max_pixels: int, min_size: int, bands: int = 1, bits: int = 8) -> None:
     if max_pixels and w * h > max_pixels:
         raise ImageError(f"{name}: image is {w}x{h} pixels ({w * h / 1e6:.0f} megapixels), over the limit of "
                          f"{max_pixels / 1e6:.0f} megapixels; refusing to decode it")
+    check_size(w * h * max(1, bands) * max(1, bits) // 8, name, f"decoded image ({w}x{h})")
     if min(w, h) < min_size:
         raise ImageError(f"{name}: image is {w}x{h} pixels; the minimum is {min_size}x{min_size}")
 
@@ -115,7 +119,9 @@ def _read_pil(data: bytes, name: str, kind: str, max_pixels: int, min_size: int)
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
             w, h = im.size
-            _check_size(w, h, name, max_pixels, min_size)  # header only: nothing decoded yet
+            bands = len(im.getbands()) if im.mode != "P" else 3
+            bits = 16 if im.mode.startswith("I;16") else 32 if im.mode in ("I", "F") else 8
+            _check_size(w, h, name, max_pixels, min_size, bands, bits)  # header only: nothing decoded yet
             im = ImageOps.exif_transpose(im) if kind == "jpeg" else im
             im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -123,9 +129,11 @@ def _read_pil(data: bytes, name: str, kind: str, max_pixels: int, min_size: int)
                          f"{max_pixels / 1e6:.0f} megapixels)") from None
     except UnidentifiedImageError:
         raise ImageError(f"{name}: not a readable {kind.upper()} image") from None
-    except ImageError:
+    except HcviewError:
         raise
-    except (OSError, SyntaxError, ValueError, struct.error, EOFError) as e:
+    except MemoryError:
+        raise ImageError(f"{name}: not enough memory to decode this image") from None
+    except Exception as e:  # PIL raises many types on crafted files (OSError, SyntaxError, ValueError, ...)
         raise ImageError(f"{name}: {kind.upper()} image is truncated or corrupt ({' '.join(str(e).split())[:80]})") from None
     grey, info = _pil_to_grey(im)
     meta = {"modality": "", "size": [int(grey.shape[1]), int(grey.shape[0])], "pixel_spacing_mm": None,
@@ -157,6 +165,7 @@ def load_image(path_or_bytes, name: str | None = None, frame: int = 0, window=No
     if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         data = bytes(path_or_bytes)
         name = name or "upload"
+        check_size(len(data), name)
     else:
         p = Path(path_or_bytes)
         name = name or p.name
@@ -165,7 +174,7 @@ def load_image(path_or_bytes, name: str | None = None, frame: int = 0, window=No
         if p.is_dir():
             raise ImageError(f"{name}: is a folder, not an image")
         try:
-            data = p.read_bytes()
+            data = read_limited(p, name)  # the size is checked from stat before reading
         except OSError as e:
             raise ImageError(f"{name}: cannot read file ({e.strerror})") from None
     if len(data) == 0:
@@ -196,6 +205,8 @@ def load_image(path_or_bytes, name: str | None = None, frame: int = 0, window=No
 def resize_grey(a: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
     """HxW grey -> (size, size) float32 tensor, bilinear with antialiasing. Square output: the image is
     resized without keeping the aspect ratio (chest X-rays and MRI slices are near-square)."""
+    import torch
+
     t = torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32) if isinstance(a, np.ndarray) else a.float()
     if t.ndim == 2:
         t = t[None]
@@ -244,6 +255,8 @@ class Augment:
     (reproducible whatever else uses the global RNG); without one it uses torch's global RNG."""
 
     def __init__(self, pipe, names: list[str], seed: int | None = None):
+        import torch
+
         self.pipe, self.names, self.seed = pipe, names, seed
         self.gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
 
@@ -257,10 +270,14 @@ class Augment:
         state = d.pop("gen_state", None)
         self.__dict__.update(d)
         if state is not None:
+            import torch
+
             self.gen = torch.Generator()
             self.gen.set_state(state)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
         if self.gen is None:
             return self.pipe(x)
         # torchvision v2 draws from the global RNG: fork it so a seeded pipeline is reproducible
@@ -274,6 +291,8 @@ def to_model_input(loaded_or_array, image_size: int, mean=(0.485, 0.456, 0.406),
     """Grey [0,1] -> resized (S,S) -> optional augmentation -> 3 channels -> (x - mean) / std.
 
     ``augment`` is a callable from :func:`build_augment` or a list of names (unseeded)."""
+    import torch
+
     a = loaded_or_array.array if isinstance(loaded_or_array, LoadedImage) else loaded_or_array
     if isinstance(a, np.ndarray) and a.ndim == 3:
         a = a[..., :3].mean(-1) if a.shape[-1] in (3, 4) else a[0]

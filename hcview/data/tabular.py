@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from hcview.errors import CsvError
+from hcview.limits import check_size, max_input_bytes, read_limited
+from hcview.textio import DELIMITERS, decode_text, sniff_delimiter  # noqa: F401 (re-exported)
 
 CERVICAL_TARGETS = ("Hinselmann", "Schiller", "Cytology", "Biopsy")
 COLUMN_ALIASES = {"Citology": "Cytology"}  # the UCI original spelling
@@ -15,52 +18,63 @@ REQUIRED_FEATURES = ("Age",)
 MISSING = ("?", "", " ", "NA", "N/A", "nan", "NaN")
 
 
-MAX_CSV_BYTES = 50 * 1024 * 1024
+def __getattr__(name):  # MAX_CSV_BYTES: the one input limit (hcview.limits), read when asked
+    if name == "MAX_CSV_BYTES":
+        return max_input_bytes()
+    raise AttributeError(name)
 
 
 def read_csv_text(path_or_bytes, name: str | None = None, **kw) -> tuple[pd.DataFrame, str]:
     """The one CSV reader: a path, bytes or a file-like object (e.g. a browser upload) -> DataFrame.
 
-    One-line :class:`CsvError` for a missing file, a folder, an oversized, empty, binary or unparsable file.
+    Delimiter sniffed (comma, semicolon, tab, pipe; decimal commas in ; / TAB files), encoding detected
+    (UTF-8, UTF-16/32, Windows-1252 / Latin-1). One-line :class:`CsvError` for a missing file, a folder, an
+    empty, binary or unparsable file; :class:`hcview.limits.TooLargeError` over the input limit.
     ``?`` and blank cells are missing (NaN).
     """
-    if isinstance(path_or_bytes, (bytes, bytearray)):
+    limit = max_input_bytes()
+    if isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
         data, name = bytes(path_or_bytes), name or "upload.csv"
+        check_size(len(data), name)
     elif hasattr(path_or_bytes, "read"):
-        data = path_or_bytes.read()
-        data = data.encode("utf-8") if isinstance(data, str) else data
         name = name or getattr(path_or_bytes, "name", None) or "upload.csv"
+        size = getattr(path_or_bytes, "size", None)
+        if isinstance(size, int):
+            check_size(size, name)
+        data = path_or_bytes.read(limit + 1)
+        data = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        check_size(len(data), name)
     else:
         p = Path(path_or_bytes)
         name = name or p.name
         if p.is_dir():
             raise CsvError(f"{name}: is a folder, not a CSV file")
-        if not p.is_file():
+        if not p.exists():
             raise CsvError(f"{name}: file not found")
-        if p.stat().st_size > MAX_CSV_BYTES:
-            raise CsvError(f"{name}: larger than {MAX_CSV_BYTES // (1024 * 1024)} MB")
-        data = p.read_bytes()
+        try:
+            data = read_limited(p, name)
+        except OSError as e:
+            raise CsvError(f"{name}: cannot read file ({e.strerror or type(e).__name__})") from None
     if not data.strip():
         raise CsvError(f"{name}: CSV file is empty")
-    head = data[:8192]
-    if b"\x00" in head:
-        raise CsvError(f"{name}: not a text CSV file (binary content)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("latin-1")
-            if sum(ch < " " and ch not in "\r\n\t" for ch in text[:8192]) > 8:
-                raise UnicodeDecodeError("latin-1", b"", 0, 1, "control chars")
-        except UnicodeDecodeError:
-            raise CsvError(f"{name}: not a text CSV file (binary content)") from None
+    text = decode_text(data, name)
+    if not text.strip():
+        raise CsvError(f"{name}: CSV file is empty")
+    if "sep" not in kw and "delimiter" not in kw:
+        kw["sep"] = sniff_delimiter(text)
+        if kw["sep"] in (";", "\t") and "decimal" not in kw:
+            body = text[:65536]
+            if re.search(r"\d,\d", body) and not re.search(r"\d\.\d", body):
+                kw["decimal"] = ","
     try:
         df = pd.read_csv(io.StringIO(text), na_values=list(MISSING), keep_default_na=True, **kw)
     except pd.errors.EmptyDataError:
         raise CsvError(f"{name}: CSV file is empty") from None
-    except (pd.errors.ParserError, ValueError) as e:
+    except MemoryError:
+        raise CsvError(f"{name}: not enough memory to read this CSV") from None
+    except Exception as e:  # ParserError, ValueError, csv.Error, OverflowError ... on crafted files
         raise CsvError(f"{name}: cannot parse CSV ({' '.join(str(e).split())[:100]})") from None
-    df.columns = [str(c).strip() for c in df.columns]
+    df.columns = [" ".join(str(c).split()) for c in df.columns]
     return df, name
 
 

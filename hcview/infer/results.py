@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -169,9 +170,13 @@ def regression_detail(ls, values: np.ndarray, image_shape, pixel_spacing_mm=None
     v = {lab: float(values[i]) for i, lab in enumerate(labels)}
     h, w = image_shape
     gx, gy = float(scale.get("x", 2048)), float(scale.get("y", 2048))
-    if pixel_spacing_mm:
-        sp = pixel_spacing_mm if isinstance(pixel_spacing_mm, (list, tuple)) else [pixel_spacing_mm] * 2
-        row_mm, col_mm = float(sp[0]), float(sp[1])
+    sp = pixel_spacing_mm if isinstance(pixel_spacing_mm, (list, tuple)) else [pixel_spacing_mm] * 2
+    try:  # a spacing that is not two finite positive numbers (0, negative, text) is ignored
+        sp = [float(sp[0]), float(sp[1])] if pixel_spacing_mm else None
+    except (TypeError, ValueError, IndexError):
+        sp = None
+    if sp and all(math.isfinite(mm) and mm > 0 for mm in sp):
+        row_mm, col_mm = sp
         src = "image"
     else:
         base = float(extra.get("pixel_spacing_mm", 0.175))

@@ -13,7 +13,7 @@ that label).
 """
 from __future__ import annotations
 
-import csv
+import io
 import re
 from collections import Counter
 from pathlib import Path
@@ -30,7 +30,6 @@ from hcview.metrics.stats import bootstrap_ci, friedman
 
 DEFAULT_TRUTH_PATTERN = "{label}_GT"
 DEFAULT_SCORE_PATTERN = "{label}_Pred"
-MAX_BYTES = 512 * 1024 * 1024
 
 
 def _pattern_regex(pattern: str) -> re.Pattern:
@@ -58,33 +57,24 @@ def _read_csv(path: Path, what: str = "predictions file") -> pd.DataFrame:
     size = path.stat().st_size
     if size == 0:
         raise CsvError(f"{what} {name} is empty")
-    if size > MAX_BYTES:
-        raise CsvError(f"{what} {name} is larger than {MAX_BYTES // 2**20} MiB")
+    from hcview.textio import decode_text, sniff_delimiter
+    from hcview.limits import read_limited
+
     try:
-        with open(path, "rb") as f:
-            head = f.read(8192)
+        text = decode_text(read_limited(path, name, what), name)  # the one size limit
     except OSError as e:
         raise CsvError(f"cannot read {what} {name}: {e.strerror or e}") from None
-    if b"\x00" in head:
-        raise CsvError(f"{what} {name} is binary, not a text CSV")
+    except CsvError as e:
+        raise CsvError(f"{what} {name} is binary, not a text CSV" if "binary" in str(e) else str(e)) from None
+    sep = sniff_delimiter(text)
     try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as e:
-        if e.start < len(head) - 4:  # not just a multi-byte character cut at the 8 KiB boundary
-            raise CsvError(f"{what} {name} is not UTF-8 text (byte {e.start})") from None
-    first = head.split(b"\n", 1)[0]
-    sep = ","
-    if b"," not in first:
-        sep = "\t" if b"\t" in first else (";" if b";" in first else ",")
-    try:
-        df = pd.read_csv(path, sep=sep, encoding="utf-8-sig", dtype=str,
-                         keep_default_na=False, skipinitialspace=True)
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise CsvError(f"{what} {name} has no header row") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, csv.Error, ValueError) as e:
+    except Exception as e:  # ParserError, csv.Error, ValueError, ... on crafted files
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
         raise CsvError(f"{what} {name} is not a readable CSV: {msg}") from None
-    raw = pd.read_csv(path, sep=sep, encoding="utf-8-sig", dtype=str, header=None, nrows=1, keep_default_na=False,
+    raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, header=None, nrows=1, keep_default_na=False,
                       skipinitialspace=True).iloc[0]  # the header as written (read_csv renames a second 'A' 'A.1')
     counts = Counter(str(c).strip() for c in raw)
     dups = [c for c, k in counts.items() if k > 1]

@@ -59,9 +59,36 @@ def load_imagenet(model: nn.Module, weights_enum, *, allow_download: bool | None
             finally:
                 socket.setdefaulttimeout(old)
     else:
-        state = torch.load(cached, map_location="cpu", weights_only=True)
+        state = _verified_cache(cached)
+        if state is None:
+            return WeightsResult(False, f"cached ImageNet weights for {name} ({cached.name}) failed their sha256 "
+                                        "check or cannot be read; using random initialisation.")
     model.load_state_dict(state)
     return WeightsResult(True, None)
+
+
+def _verified_cache(path: Path) -> dict | None:
+    """The cached state dict when the file's sha256 starts with the hash prefix torchvision publishes in its
+    name (``resnet18-f37072fd.pth``), as torch.hub checks on download; None when it does not or cannot be read."""
+    import hashlib
+    import re
+
+    m = re.search(r"-([a-f0-9]{8,64})\.", path.name)
+    if not m:
+        return None
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        if not h.hexdigest().startswith(m.group(1)):
+            log.warning("cached weights %s failed their sha256 check; random init", path.name)
+            return None
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # unreadable / not a state dict
+        log.warning("cached weights %s cannot be loaded (%s); random init", path.name, type(e).__name__)
+        return None
+    return state if isinstance(state, dict) else None
 
 
 # ---- ResNet family ----------------------------------------------------------------------

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from hcview import paths
-from hcview.errors import CheckpointError
+from hcview.errors import CheckpointError, HcviewError
 from hcview.io_utils import atomic_write_bytes, atomic_write_json, sha256_file  # noqa: F401 (sha256_file re-exported)
 
 from .base import OODStats
@@ -83,9 +83,12 @@ def read_card(weights_path: str | Path) -> dict:
     if not cp.exists():
         raise CheckpointError(f"model card missing for {Path(weights_path).name}")
     try:
-        return json.loads(cp.read_text())
+        card = json.loads(cp.read_text())
     except ValueError:
         raise CheckpointError(f"model card {cp.name} is not valid JSON") from None
+    if not isinstance(card, dict):
+        raise CheckpointError(f"model card {cp.name} is not a JSON object")
+    return card
 
 
 def load_state(weights_path: str | Path, card: dict | None = None) -> dict:
@@ -121,6 +124,11 @@ def load_checkpoint(weights_path: str | Path, device: str | torch.device = "cpu"
         model = create_model(card["id"], card["variant"], pretrained=False, label_space=ls, **card.get("model_kwargs", {}))
     except KeyError as e:
         raise CheckpointError(f"model card for {Path(weights_path).name} lacks {e}") from None
+    except HcviewError:
+        raise
+    except Exception as e:  # bogus model_kwargs / label space in a hand-edited card: one line, not a traceback
+        raise CheckpointError(f"model card for {Path(weights_path).name} is invalid ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:100]})") from None
     ood = {k: state.pop(k) for k in list(state) if k.startswith("ood.")}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:

@@ -37,8 +37,11 @@ def sidebar() -> None:
 
 
 def show_error(err: Exception) -> None:
-    """One line for the user; never a traceback."""
-    if isinstance(err, HcviewError):
-        st.error(str(err), icon="🚫")
-    else:
-        st.error(f"Unexpected error: {type(err).__name__}: {' '.join(str(err).split())[:300]}", icon="🚫")
+    """One line for the user, markdown-escaped (it may quote file names and values); never a traceback."""
+    from hcview.errors import describe
+    from hcview.text import escape_markdown
+
+    msg, code = describe(err)
+    if not isinstance(err, HcviewError) and code == 1:
+        msg = "Unexpected " + msg
+    st.error(escape_markdown(msg, limit=400), icon="🚫")
