@@ -29,7 +29,9 @@ def run(args) -> int:
     from hcview.train.config import default_out_dir, resolve_config
     from hcview.train.trainer import train
 
-    from hcview.train.trainer import cpu_threads
+    from hcview.models import versions
+    from hcview.train.postfit import apply_post
+    from hcview.train.trainer import cpu_threads, register_checkpoint
 
     t0 = time.time()
     threads = cpu_threads("auto")  # decided once, before our own load counts in the load average
@@ -39,9 +41,11 @@ def run(args) -> int:
         t = time.time()
         print(f"== {m} (demo) ==", file=sys.stderr, flush=True)
         cfg = resolve_config(m, "demo", device=args.device, threads=threads)
-        res = train(cfg, default_out_dir(m, "demo"), register=True, show_bar=not args.json)
+        res = train(cfg, default_out_dir(m, "demo"), show_bar=not args.json)
+        post = apply_post(res["checkpoint"], cfg["data"])  # the OOD gate and operating points, then ship it
+        shipped = register_checkpoint(res["checkpoint"], versions.shipped_path(m, "demo"))
         rows.append({"model": m, "data": cfg["data"], "seconds": round(time.time() - t, 1), "steps": res["steps"],
-                     "checkpoint": res["registered"], "test": res.get("test")})
+                     "checkpoint": str(shipped), "test": res.get("test"), "ood": post["ood"].get("separation")})
     total = round(time.time() - t0, 1)
     if args.json:
         print(json.dumps({"total_seconds": total, "threads": threads, "models": rows}, indent=2, default=str))

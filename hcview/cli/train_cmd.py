@@ -7,6 +7,7 @@ cancelled; SIGTERM stops training at the next step (cancel).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import signal
 import sys
 
@@ -137,6 +138,12 @@ def run(args) -> int:
                     job.finish(args.job_id, "cancelled")
                 print("cancelled: training stopped at a step boundary; checkpoints so far are kept", file=sys.stderr)
                 return 3
+        if Path(result.get("checkpoint") or "").exists():
+            from hcview.train.postfit import apply_post
+
+            # the OOD gate and the operating points go into the checkpoint before anything uses it
+            result["post"] = apply_post(result["checkpoint"], cfg["data"], max_fit=cfg.get("max_train_samples"),
+                                        max_eval=cfg.get("max_eval_samples"))
         if args.register or args.promote_if_better:
             result.update(add_version(args, cfg, result))
         if job:

@@ -598,10 +598,7 @@ def _convert(ds, geo, name: str, frame: int, window_kind: str, win) -> dict:
                                 neginf=float(finite.min()) if finite.size else 0.0)
             notes.append("non-finite pixel values replaced")
         hc, hw = _header_window(ds, name)
-        if win is not None:
-            display = _linear_window(raw, *win)
-            window_used = f"{window_kind} (C={win[0]:g}, W={win[1]:g})"
-        elif hc is not None and hw is not None and hw >= 1:
+        if hc is not None and hw is not None and hw >= 1:
             if str(_raw_value(ds, "VOILUTFunction", name) or "LINEAR").strip().upper() == "SIGMOID":
                 display = (1.0 / (1.0 + np.exp(-4.0 * (raw - hc) / hw))).astype(np.float32)
             else:
@@ -624,6 +621,12 @@ def _convert(ds, geo, name: str, frame: int, window_kind: str, win) -> dict:
                 window_used = f"auto 0.5-99.5 percentile (C={(lo + hi) / 2:g}, W={hi - lo:g})"
         if photometric == "MONOCHROME1":
             display = 1.0 - display
+    # the model always sees the fixed rule above (header VOI window, else the VOI LUT, else the 0.5-99.5
+    # percentile range; MONOCHROME1 inverted); a user window changes only what is displayed
+    model_array, model_window = display, window_used
+    if win is not None and raw.ndim == 2 and not window_used.startswith("none"):
+        display = user_window(raw, win, photometric == "MONOCHROME1")
+        window_used = f"{window_kind} (C={win[0]:g}, W={win[1]:g})"
     spacing, spacing_note = _spacing(ds, name)
     if spacing_note:
         notes.append(spacing_note)
@@ -639,6 +642,7 @@ def _convert(ds, geo, name: str, frame: int, window_kind: str, win) -> dict:
         "frames": frames,
         "frame": frame,
         "window": window_used,
+        "model_window": model_window,
         "transfer_syntax": _ts_name(tsuid) if tsuid else None,
         "rescale": [slope, intercept],
         "view": _text(ds, "ViewPosition", name),
@@ -651,7 +655,18 @@ def _convert(ds, geo, name: str, frame: int, window_kind: str, win) -> dict:
     if burned_in:
         meta["warning"] = BURNED_IN_WARNING
     return {"array": np.ascontiguousarray(display, dtype=np.float32), "raw": raw, "meta": meta,
-            "deid_removed": removed, "dataset": ds}
+            "model_array": np.ascontiguousarray(model_array, dtype=np.float32), "deid_removed": removed, "dataset": ds}
+
+
+MODEL_INPUT_RULE = ("DICOM: modality LUT, then the header's VOI window (WindowCenter/Width, or its VOI LUT sequence), "
+                    "else the 0.5-99.5 percentile range; MONOCHROME1 inverted. A window chosen for display never "
+                    "changes the model input. PNG/JPEG: grey levels as stored.")
+
+
+def user_window(raw: np.ndarray, win: tuple[float, float], invert: bool) -> np.ndarray:
+    """A display rendering of modality-LUT values through a user window (center, width)."""
+    d = _linear_window(raw, *win)
+    return (1.0 - d) if invert else d
 
 
 def _text(ds, kw: str, name: str) -> str:

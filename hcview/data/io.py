@@ -28,12 +28,18 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 
 @dataclass
 class LoadedImage:
-    array: np.ndarray                   # float32 HxW, display grey in [0, 1] (what the model sees)
+    array: np.ndarray                   # float32 HxW, display grey in [0, 1] (in the chosen window)
     kind: str                           # 'dicom' | 'png' | 'jpeg' | 'tiff' | 'bmp' | 'array'
     meta: dict = field(default_factory=dict)
     deid_removed: list = field(default_factory=list)  # DICOM only: attributes removed by de-identification
     raw: np.ndarray | None = None       # DICOM only: values after the modality LUT (e.g. HU)
     name: str = ""
+    model_array: np.ndarray | None = None  # DICOM only: grey [0, 1] by the fixed input rule (dicom.MODEL_INPUT_RULE)
+
+    @property
+    def model_input(self) -> np.ndarray:
+        """What the model sees: never the display window (for PNG/JPEG the two are the same)."""
+        return self.array if self.model_array is None else self.model_array
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -194,13 +200,29 @@ def load_image(path_or_bytes, name: str | None = None, frame: int = 0, window=No
         from .dicom import read_dicom
 
         d = read_dicom(data, name, frame=frame, window=window, max_pixels=max_pixels, min_size=min_size)
-        return LoadedImage(d["array"], "dicom", d["meta"], d["deid_removed"], d["raw"], name)
+        return LoadedImage(d["array"], "dicom", d["meta"], d["deid_removed"], d["raw"], name, d["model_array"])
     return _read_pil(data, name, kind, max_pixels, min_size)
 
 
 # --------------------------------------------------------------------------------------------
 # preprocessing shared by training and inference
 # --------------------------------------------------------------------------------------------
+
+def rewindow(loaded: LoadedImage, window) -> LoadedImage:
+    """The same DICOM shown through another window, from its cached modality-LUT values (no decoding); the model
+    input is unchanged. Other images are returned as they are."""
+    import dataclasses
+
+    from .dicom import parse_window, user_window
+
+    if loaded.kind != "dicom" or loaded.raw is None or loaded.raw.ndim != 2 or loaded.model_array is None:
+        return loaded
+    kind, win = parse_window(window)
+    if win is None:
+        return dataclasses.replace(loaded, array=loaded.model_array, meta={**loaded.meta, "window": loaded.meta.get("model_window")})
+    return dataclasses.replace(loaded, array=user_window(loaded.raw, win, bool(loaded.meta.get("inverted"))),
+                               meta={**loaded.meta, "window": f"{kind} (C={win[0]:g}, W={win[1]:g})"})
+
 
 def resize_grey(a: np.ndarray | torch.Tensor, size: int) -> torch.Tensor:
     """HxW grey -> (size, size) float32 tensor, bilinear with antialiasing. Square output: the image is
@@ -293,7 +315,7 @@ def to_model_input(loaded_or_array, image_size: int, mean=(0.485, 0.456, 0.406),
     ``augment`` is a callable from :func:`build_augment` or a list of names (unseeded)."""
     import torch
 
-    a = loaded_or_array.array if isinstance(loaded_or_array, LoadedImage) else loaded_or_array
+    a = loaded_or_array.model_input if isinstance(loaded_or_array, LoadedImage) else loaded_or_array
     if isinstance(a, np.ndarray) and a.ndim == 3:
         a = a[..., :3].mean(-1) if a.shape[-1] in (3, 4) else a[0]
     x = resize_grey(a, int(image_size))[None]  # (1,S,S)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hcview.data.dicom import MODEL_INPUT_RULE
 from hcview.metrics.ood import (compute_ood_separation, fit_mahalanobis, mahalanobis_score,
                                 threshold_at_false_alarm)
 from hcview.metrics.operating import choose_threshold
@@ -82,8 +83,10 @@ def probe_scores(model, patterns, stats: dict, limit: int = MAX_PROBE_IMAGES) ->
 
 
 def fit_post(model, data_spec: str, *, false_alarm: float = FALSE_ALARM, rule: str = "youden",
-             target_sensitivity: float | None = None, probes: bool = True) -> tuple[OODStats, dict]:
-    """Fit the gate and the operating points of ``model`` (a checkpoint's model) on ``data_spec``'s splits."""
+             target_sensitivity: float | None = None, probes: bool = True, max_fit: int | None = None,
+             max_eval: int | None = None) -> tuple[OODStats, dict]:
+    """Fit the gate and the operating points of ``model`` (a checkpoint's model) on ``data_spec``'s splits.
+    ``max_fit`` / ``max_eval`` cap the cases used (smoke runs); capped evaluation skips the probe measurement."""
     from hcview.data.datasets import build_dataset
 
     from .trainer import subsample
@@ -93,10 +96,10 @@ def fit_post(model, data_spec: str, *, false_alarm: float = FALSE_ALARM, rule: s
     ls = model.label_space
     size = spec.variant(model.variant).input_size
     mk = lambda split: build_dataset(data_spec, ls, split, size, spec.mean, spec.std)  # noqa: E731
-    f_tr, _, y_tr = collect(model, subsample(mk("train"), MAX_FIT_CASES, 0))
+    f_tr, _, y_tr = collect(model, subsample(mk("train"), min(max_fit or MAX_FIT_CASES, MAX_FIT_CASES), 0))
     head = ood_head(ls)
     stats = fit_mahalanobis(f_tr, y_tr[head] if head else None)
-    f_va, p_va, y_va = collect(model, mk("val"))
+    f_va, p_va, y_va = collect(model, subsample(mk("val"), max_eval, 0))
     s_va = mahalanobis_score(f_va, stats["means"], stats["precision"])
     thr = threshold_at_false_alarm(s_va, false_alarm)
     ops = {}
@@ -111,7 +114,9 @@ def fit_post(model, data_spec: str, *, false_alarm: float = FALSE_ALARM, rule: s
                     "threshold_set_on": f"{data_spec} validation split ({len(s_va)} cases)", "data": data_spec},
             "operating_points": ops,
             "operating_rule": rule if rule != "sensitivity" else f"sensitivity >= {target_sensitivity:g}"}
-    if probes and spec.ood_probes:
+    card["preprocessing"] = {"input_size": size, "grey": "single channel repeated to 3, ImageNet mean/std",
+                             "mean": list(spec.mean), "std": list(spec.std), "rule": MODEL_INPUT_RULE}
+    if probes and spec.ood_probes and not max_eval:
         f_te, _, _ = collect(model, mk("test"))
         s_te = mahalanobis_score(f_te, stats["means"], stats["precision"])
         s_out, examples = probe_scores(model, spec.ood_probes, stats)
