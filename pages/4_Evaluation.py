@@ -4,7 +4,7 @@ import streamlit as st
 
 from hcview.errors import InputError
 from hcview.models import get_spec
-from hcview.ui.common import show_error
+from hcview.ui.common import SYNTHETIC_BANNER, show_error
 from hcview.ui.evaluation import external as X
 from hcview.ui.evaluation import stored as S
 from hcview.ui.evaluation.model_view import render_evaluation
@@ -63,9 +63,15 @@ def model_tab() -> None:
     elif stored is not None and stored["metrics"].get("untrained") and trained:
         st.info("A trained checkpoint exists now, but this stored evaluation scored the untrained model: "
                 "re-run it to refresh.")
-    label = "Re-run evaluation" if stored is not None else "Run evaluation"
+    stale = S.stale_version(stored["metrics"], model_id, variant) if stored is not None else None
+    if stale:
+        st.warning(f"Stale: computed on {stale}, not on the active version. Recompute it with the button below.",
+                   icon="⏳")
+    if info[(model_id, variant)].get("synthetic"):
+        st.error(SYNTHETIC_BANNER, icon="🧪")
+    label = ("Recompute on the active version" if stale else "Re-run evaluation") if stored is not None else "Run evaluation"
     b1, b2 = st.columns([1, 4])
-    run = b1.button(label, key="ev_run", type="secondary" if stored is not None else "primary")
+    run = b1.button(label, key="ev_run", type="secondary" if stored is not None and not stale else "primary")
     if stored is None:
         b2.info(f"No stored evaluation for {model_id}/{variant} on {data_spec} ({split} split). "
                 "Press **Run evaluation** to run the model once and store its predictions and metrics.")

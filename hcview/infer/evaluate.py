@@ -157,6 +157,8 @@ def evaluate_model(model_id: str, variant: str = "demo", data_spec: str | None =
     report = compute_report(None, *report_inputs(ls, out.targets, scores, out.reg_mask), ls)
     report.update({"model": model_id, "variant": variant, "data": data_spec, "split": split,
                    "untrained": pred.untrained, "checkpoint": str(pred.checkpoint) if pred.checkpoint else None,
+                   "checkpoint_sha256": pred.card.get("sha256"), "version": pred.version,
+                   "synthetic_model": pred.synthetic_training,
                    "synthetic": bool(getattr(ds, "synthetic", False)), "n_cases": len(out.ids),
                    "seconds": round(time.perf_counter() - t0, 2),
                    "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})

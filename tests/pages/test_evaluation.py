@@ -305,7 +305,18 @@ def test_page_run_button_evaluates_a_registered_model(tmp_var_dir, tmp_models_di
     heat = [f for f in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
             if f["data"] and f["data"][0].get("type") == "heatmap"]
     assert _z(heat[0]["data"][0]).sum() == stored["n_cases"]
-    assert {m.label: m.value for m in at.metric}["Checkpoint"] == "registered"
+    assert {m.label: m.value for m in at.metric}["Checkpoint"] == "version 1"  # the active version it scored
+    # a promotion makes the stored evaluation stale: it says on which version it was computed, and offers a recompute
+    from hcview.models import versions
+
+    torch.manual_seed(1)
+    newer = tmp_var_dir / "run" / "m.pt"
+    newer.parent.mkdir()
+    save_checkpoint(create_model("hcnet", "demo", pretrained=False), newer, {"id": "hcnet", "variant": "demo"})
+    versions.promote("hcnet", "demo", versions.add_version("hcnet", "demo", newer))
+    at.run()
+    assert any("Stale: computed on version 1" in w.value for w in at.warning)
+    assert at.button(key="ev_run").label == "Recompute on the active version"
 
 
 def test_page_run_on_incompatible_data_is_one_line_error(tmp_var_dir, tmp_models_dir):
@@ -428,6 +439,16 @@ def test_page_multilabel_opens_a_non_empty_cell(tmp_var_dir, tmp_models_dir):
     cell = at.radio(key=f"ev_cell_kind_{lab}").value
     assert cell.startswith("false") and label_cell_counts(d["y"], d["s"], d["labels"], lab)[cell] > 0
     assert not any(i.value == "No cases." for i in at.info)
+    # moving a label's threshold updates its sensitivity / specificity / PPV / NPV on these cases
+    from hcview.metrics.operating import compute_operating_point
+
+    op_label = at.selectbox(key="ev_op_label").value
+    j = d["labels"].index(op_label)
+    at.slider(key=f"ev_op_thr_{op_label}").set_value(0.3).run()
+    table = next(df.value for df in at.dataframe if "NPV" in df.value.columns)
+    row = table[table[""] == "this threshold"].iloc[0]
+    want = compute_operating_point(d["y"][:, j], d["s"][:, j], 0.3)
+    assert row["threshold"] == 0.3 and row["sensitivity"] == want["sensitivity"] and row["TP"] == want["tp"]
 
 
 def test_confusion_matrix_40x40_is_readable():

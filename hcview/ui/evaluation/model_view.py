@@ -23,8 +23,8 @@ def render_run_facts(meta: dict, label_space, model_id: str, variant: str, data_
     if cons:
         top[2].metric("Hierarchy consistency", fmt(cons.get("rate")),
                       help="fraction of cases whose predictions agree with the taxonomy / parent-child edges")
-    top[3].metric("Checkpoint", "untrained" if meta.get("untrained") else ("registered" if meta.get("checkpoint")
-                                                                              else "–"),
+    top[3].metric("Checkpoint", "untrained" if meta.get("untrained") else (f"version {meta.get('version') or 1}"
+                                                                              if meta.get("checkpoint") else "–"),
                   help=meta.get("checkpoint") or None)
     bits = [f"{meta.get('model', model_id)}/{meta.get('variant', variant)} on {meta.get('data', data_spec)} "
             f"({meta.get('split', split)} split)"]
@@ -51,6 +51,9 @@ def render_evaluation(stored: dict, out_dir: str, sig: tuple, model_id: str, var
         return
     ctx = {"model_id": model_id, "variant": variant, "data_spec": data_spec, "split": split,
            "preds": stored["predictions"], "synthetic": bool(meta.get("synthetic"))}
+    from hcview.ui.evaluation.stored import active_operating_points
+
+    ctx["operating_points"] = active_operating_points(model_id, variant)
     render_run_facts(meta, label_space, model_id, variant, data_spec, split)
     default = "disease" if "disease" in heads else heads[0]
     head_name = st.radio("Head", heads, index=heads.index(default), horizontal=True, key="ev_head",
@@ -82,4 +85,4 @@ def render_evaluation(stored: dict, out_dir: str, sig: tuple, model_id: str, var
     elif kind == "softmax":
         render_softmax(head, head_name, label_space, labels, arrays, ctx)
     elif kind == "sigmoid":
-        render_sigmoid(head, labels, arrays, ctx)
+        render_sigmoid(head, labels, arrays, ctx, (ctx["operating_points"] or {}).get(head_name, {}))

@@ -2,8 +2,10 @@
 modes and the cases behind a label's 2x2 confusion cell."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from hcview.metrics.operating import compute_operating_point
 from hcview.metrics import LABEL_CELLS, default_label_cell, failure_frames, label_cell_cases, label_cell_counts
 from hcview.ui.evaluation.cases import render_case_list
 from hcview.ui.evaluation.heads import choose_labels
@@ -13,7 +15,30 @@ from hcview.viz.scatter import head_support_scatter
 from hcview.viz.tables import per_label_table
 
 
-def render_sigmoid(head: dict, labels: list[str], arrays, ctx: dict) -> None:
+def render_operating_point(y, s, labels: list[str], ops: dict) -> None:
+    """Move one label's decision threshold and watch sensitivity, specificity, PPV and NPV on these cases."""
+    st.subheader("Operating point")
+    c1, c2 = st.columns([2, 3])
+    lab = c1.selectbox("Label", labels, key="ev_op_label")
+    j = labels.index(lab)
+    chosen = ops.get(lab)
+    default = float(chosen["threshold"]) if chosen else 0.5
+    thr = c1.slider("Decision threshold", 0.0, 1.0, round(default, 3), 0.005, key=f"ev_op_thr_{lab}", format="%.3f")
+    rows = []
+    for name, t in (("this threshold", thr), ("validation operating point", default), ("0.5", 0.5)):
+        m = compute_operating_point(y[:, j], s[:, j], t)
+        rows.append({"": name, "threshold": t, "sensitivity": m["sensitivity"], "specificity": m["specificity"],
+                     "PPV": m["ppv"], "NPV": m["npv"], "TP": m["tp"], "FP": m["fp"], "FN": m["fn"], "TN": m["tn"]})
+    c2.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                for c in ("threshold", "sensitivity", "specificity", "PPV", "NPV")})
+    c2.caption((f"The model's operating point for {lab} ({chosen['rule']}) was chosen on the validation split: "
+                f"sensitivity {chosen['sensitivity']:.2f}, specificity {chosen['specificity']:.2f} there. "
+                if chosen else "No operating point stored for this label: 0.5. ") +
+               "The figures above are on the cases of this evaluation.")
+
+
+def render_sigmoid(head: dict, labels: list[str], arrays, ctx: dict, ops: dict | None = None) -> None:
     st.subheader("Per-label metrics")
     df = per_label_table(head)
     st.dataframe(df, hide_index=True, width="stretch", height="content", key="ev_per_label",
@@ -38,6 +63,7 @@ def render_sigmoid(head: dict, labels: list[str], arrays, ctx: dict) -> None:
     a.caption("Observed positive rate per predicted-probability bin against the diagonal.")
     b.plotly_chart(head_support_scatter("sigmoid", head), width="stretch", key="ev_sup")
     b.caption("Do labels with more positives get a better AUROC? One point per label.")
+    render_operating_point(y, s, labels, ops or {})
 
     st.subheader("Failure modes")
     k = st.slider("Cases per list", 5, 30, 10, 5, key="ev_k")

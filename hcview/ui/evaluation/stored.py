@@ -19,7 +19,7 @@ def model_options() -> list[dict]:
     from hcview.ui.common import cached_catalog
 
     return [{"id": r["id"], "variant": r["variant"], "name": r["name"], "trained": bool(r["trained"]),
-             "default_data": r["default_data"]} for r in cached_catalog()]
+             "default_data": r["default_data"], "synthetic": bool(r.get("synthetic"))} for r in cached_catalog()]
 
 
 def default_sample_spec(model_id: str, variant: str, default: str) -> str:
@@ -48,6 +48,27 @@ def check_data_spec(spec: str) -> str:
     if kind != "sample":
         check_data_root(parse_options(rest)[0])
     return spec
+
+
+def stale_version(metrics: dict, model_id: str, variant: str) -> str | None:
+    """'version N' (or 'an earlier checkpoint') when the stored evaluation was computed on weights other than the
+    active version's; None when it is current (or scored an untrained model)."""
+    from hcview.infer.predictor import active_sha256
+
+    if metrics.get("untrained"):
+        return None
+    sha = metrics.get("checkpoint_sha256")
+    if sha and sha == active_sha256(model_id, variant):
+        return None
+    return f"version {metrics['version']}" if metrics.get("version") else "an earlier checkpoint"
+
+
+def active_operating_points(model_id: str, variant: str) -> dict:
+    """The active version's per-label operating points (chosen on its validation split), {} when none."""
+    from hcview.models.checkpoint import find_checkpoint, read_card
+
+    path = find_checkpoint(model_id, variant)
+    return (read_card(path).get("operating_points") or {}) if path else {}
 
 
 def stored_data_spec(metrics: dict) -> str | None:
