@@ -326,3 +326,16 @@ def test_augment_seeded_and_validated():
     assert not torch.equal(x1, x3)
     with pytest.raises(ImageError, match="unknown augmentation 'sharpen'"):
         build_augment(["sharpen"])
+
+
+def test_brightness_augmentation_is_additive_as_the_reference():
+    import torch
+
+    from hcview.data.io import build_augment
+
+    aug = build_augment(["brightness0.1"], seed=0)
+    x = torch.rand(1, 16, 16) * 0.5 + 0.25
+    y = aug(x)
+    d = y - x
+    assert torch.allclose(d, d.flatten()[0].expand_as(d), atol=1e-6)  # one delta added everywhere, not a scale
+    assert 0 < abs(float(d.flatten()[0])) <= 0.1

@@ -266,10 +266,26 @@ def build_augment(names: list[str] | None, seed: int | None = None):
             t = val if val is not None else 0.1
             ops.append(v2.RandomAffine(degrees=0, translate=(t, t)))
         elif op == "brightness":
-            ops.append(v2.ColorJitter(brightness=val if val is not None else 0.1))
+            ops.append(AdditiveBrightness(val if val is not None else 0.1))
         elif op == "contrast":
             ops.append(v2.ColorJitter(contrast=val if val is not None else 0.1))
     return Augment(v2.Compose(ops), list(names), seed)
+
+
+class AdditiveBrightness:
+    """x + U(-delta, delta), as the CIHMLC reference's brightness augmentation (``tf.image.random_brightness``
+    adds a delta; torchvision's ColorJitter would multiply). Draws from torch's RNG, which :class:`Augment` seeds."""
+
+    def __init__(self, delta: float):
+        self.delta = float(delta)
+
+    def __call__(self, x):
+        import torch
+
+        return x + (torch.rand(()) * 2 - 1) * self.delta
+
+    def __repr__(self) -> str:
+        return f"AdditiveBrightness({self.delta})"
 
 
 class Augment:
