@@ -11,6 +11,7 @@ def register(sub):
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.add_argument("--card", metavar="ID", help="print the spec and model card of one entry")
     p.add_argument("--variant", default="demo")
+    p.add_argument("--readme", action="store_true", help="print the README's table of the shipped demo models")
     p.set_defaults(func=run)
     vsub = p.add_subparsers(dest="models_command", metavar="ACTION")
     v = vsub.add_parser("versions", help="list the versions of a model, with metrics and which one is active")
@@ -91,6 +92,11 @@ def run(args) -> int:
     from hcview.models.catalog import catalog
     from hcview.models.checkpoint import find_checkpoint, read_card
 
+    if args.readme:
+        from hcview.models.catalog import demo_models_markdown
+
+        print(demo_models_markdown())
+        return 0
     if args.card:
         spec = get_spec(args.card)
         spec.variant(args.variant)

@@ -43,3 +43,49 @@ def catalog(with_params: bool = True) -> list[dict]:
                 "description": v.description,
             })
     return rows
+
+
+README_START, README_END = "<!-- demo-models:start -->", "<!-- demo-models:end -->"
+
+
+def _metric_text(test: dict) -> str:
+    """The informative test figures of a card: accuracy / AUROC per head (a head with one class is skipped),
+    regression MSE."""
+    parts = []
+    for k, v in test.items():
+        if not k.startswith("test_") or not isinstance(v, (int, float)) or k == "test_mean_acc":
+            continue
+        name = k[5:]
+        if name.endswith("_acc"):
+            if v == 1.0 and name == "anatomy_acc":  # a one-class head (the brain-MRI taxonomy has one anatomy)
+                continue
+            parts.append(f"{name[:-4].replace('_', ' ')} accuracy {v:.3f}")
+        elif name.endswith("auroc"):
+            parts.append(f"{name.replace('_', ' ').replace('auroc', 'AUROC')} {v:.3f}")
+        elif name.endswith("_mse"):
+            parts.append(f"{name[:-4]} MSE {v:.4f}")
+    return "; ".join(parts)
+
+
+def demo_models_markdown() -> str:
+    """The README's table of the shipped demo models, from their cards (so the README never disagrees with them):
+    ``python -m hcview models --readme`` prints it; ``tests/test_readme.py`` checks the README holds it."""
+    lines = ["| model | version | trained on (held-out test cases) | test figures | OOD gate: AUROC; flagged in / out of distribution |",
+             "|---|---|---|---|---|"]
+    for mid in list_models():
+        ckpt = find_checkpoint(mid, "demo")
+        if ckpt is None:
+            lines.append(f"| {get_spec(mid).name} demo | - | not trained | - | - |")
+            continue
+        card = read_card(ckpt)
+        data = card.get("data") or {}
+        synth = " (synthetic phantoms)" if trained_on_synthetic(card) else ""
+        sep = ((card.get("ood") or {}).get("separation")) or {}
+        kind = "real chest X-rays" if "nih-cxr" in sep.get("out", "") else \
+            "brain MRI slices" if "brain-mri" in sep.get("out", "") else "images of another kind"
+        ood = (f"{sep['auroc']:.3f}; {sep['in_flagged']:.1%} of the test split, {sep['out_flagged']:.1%} of "
+               f"{sep['n_out']} {kind}" if sep else "not fitted")
+        lines.append(f"| {get_spec(mid).name} demo | {card.get('version', 1)} (`{card.get('sha256', '')[:8]}`) | "
+                     f"{data.get('spec')}{synth}, {data.get('n_train')} train ({data.get('n_test')} test) | "
+                     f"{_metric_text((card.get('metrics') or {}).get('test') or {})} | {ood} |")
+    return "\n".join(lines)
