@@ -112,3 +112,15 @@ def test_batch_csv_contract_equals_one_by_one(cihmlc, tmp_path, capsys):
     assert "8 images" in capsys.readouterr().out
     # several inputs without --csv: one line
     assert main(["predict", "--model", "cihmlc", "--input", str(folder)]) == 2
+
+
+def test_input_ablation_scores_with_and_without_the_record():
+    from hcview.errors import InputError
+    from hcview.infer.ablation import input_ablation
+
+    r = input_ablation("medfusionnet", "demo", "sample:nih", "val", ("meta",), n_boot=20)
+    assert r["n_cases"] == 201 and r["dropped"] == ["meta"] and r["n_boot"] == 20
+    assert r["difference"] == pytest.approx(r["with_all_inputs"] - r["without"])
+    assert r["with_all_inputs"] != r["without"] and r["ci_low"] <= r["ci_high"]
+    with pytest.raises(InputError, match="no optional input"):
+        input_ablation("cihmlc", "demo", "sample:nih", "val", ("meta",), n_boot=1)

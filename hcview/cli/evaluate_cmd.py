@@ -42,6 +42,10 @@ def register(sub):
     mod.add_argument("--variant", default="demo", help="model variant (default demo)")
     mod.add_argument("--data", metavar="SPEC", help="dataset spec for --model")
     mod.add_argument("--split", default="test", help="dataset split (default test)")
+    mod.add_argument("--ablate", metavar="INPUT[,INPUT]", default=None,
+                     help="score the model with and without these optional inputs (meta, text): mean AUROC of each "
+                          "and a paired bootstrap 95%% CI of the difference")
+    mod.add_argument("--store", action="store_true", help="with --ablate: record the result in the active model card")
     p.add_argument("--out", metavar="DIR", type=A.output_dir, help="also write DIR/metrics.json")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
@@ -61,6 +65,8 @@ def run(args) -> int:
     if has_model:
         if args.truth:
             raise InputError("--truth is for --predictions files, not for --model")
+        if args.ablate:
+            return run_ablation(args)
         if not args.data:
             raise InputError("--model needs --data SPEC (the dataset to evaluate on)")
         from hcview.infer.evaluate import evaluate_model
@@ -148,3 +154,31 @@ def _print_comparison(res: dict) -> None:
     else:
         print(f"Friedman test over {fr['n_blocks']} labels: chi2 = {_f(fr['statistic'])}, "
               f"p = {fr['p_value']:.4g} (rank 1 = best)")
+
+
+def run_ablation(args) -> int:
+    import json
+
+    from hcview.infer.ablation import input_ablation
+
+    drop = tuple(x.strip() for x in args.ablate.split(",") if x.strip())
+    r = input_ablation(args.model, args.variant, args.data, args.split, drop, n_boot=max(args.bootstrap, 1000))
+    if args.store:
+        from hcview.io_utils import atomic_write_json
+        from hcview.models.checkpoint import card_path, find_checkpoint, read_card
+
+        path = find_checkpoint(args.model, args.variant)
+        card = read_card(path)
+        if card.get("sha256") != r["checkpoint_sha256"]:
+            from hcview.errors import InputError
+
+            raise InputError("the active version changed while the ablation ran: not stored")
+        card["input_ablation"] = r
+        atomic_write_json(card_path(path), card)
+    if args.json:
+        print(json.dumps(r, default=float))
+    else:
+        print(f"{r['model']}/{r['variant']} on {r['data']} ({r['split']}, {r['n_cases']} cases): {r['metric']} "
+              f"{r['with_all_inputs']:.3f} with all inputs, {r['without']:.3f} without {'+'.join(r['dropped'])}; "
+              f"difference {r['difference']:+.3f} [95% CI {r['ci_low']:+.3f}, {r['ci_high']:+.3f}]")
+    return 0

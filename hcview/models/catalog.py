@@ -67,15 +67,25 @@ def _metric_text(test: dict) -> str:
     return "; ".join(parts)
 
 
+def _ops_text(card: dict) -> str:
+    ops = [v for head in (card.get("operating_points") or {}).values() for v in head.values()]
+    if not ops:
+        return "argmax (single-label heads)" if card.get("ood") else "-"
+    t = [v["threshold"] for v in ops]
+    fixed = sum(1 for v in ops if v.get("rule", "").startswith("0.5"))
+    return (f"{len(ops)} labels, {card.get('operating_rule', 'youden')} on the validation split: thresholds "
+            f"{min(t):.3f}-{max(t):.3f}" + (f" ({fixed} kept at 0.5: no positive in validation)" if fixed else ""))
+
+
 def demo_models_markdown() -> str:
     """The README's table of the shipped demo models, from their cards (so the README never disagrees with them):
     ``python -m hcview models --readme`` prints it; ``tests/test_readme.py`` checks the README holds it."""
-    lines = ["| model | version | trained on (held-out test cases) | test figures | OOD gate: AUROC; flagged in / out of distribution |",
-             "|---|---|---|---|---|"]
+    lines = ["| model | version | trained on (held-out test cases) | test figures | OOD gate: AUROC; flagged in / out of distribution | operating points |",
+             "|---|---|---|---|---|---|"]
     for mid in list_models():
         ckpt = find_checkpoint(mid, "demo")
         if ckpt is None:
-            lines.append(f"| {get_spec(mid).name} demo | - | not trained | - | - |")
+            lines.append(f"| {get_spec(mid).name} demo | - | not trained | - | - | - |")
             continue
         card = read_card(ckpt)
         data = card.get("data") or {}
@@ -87,5 +97,5 @@ def demo_models_markdown() -> str:
                f"{sep['n_out']} {kind}" if sep else "not fitted")
         lines.append(f"| {get_spec(mid).name} demo | {card.get('version', 1)} (`{card.get('sha256', '')[:8]}`) | "
                      f"{data.get('spec')}{synth}, {data.get('n_train')} train ({data.get('n_test')} test) | "
-                     f"{_metric_text((card.get('metrics') or {}).get('test') or {})} | {ood} |")
+                     f"{_metric_text((card.get('metrics') or {}).get('test') or {})} | {ood} | {_ops_text(card)} |")
     return "\n".join(lines)

@@ -309,6 +309,12 @@ def card_extras(card: dict) -> dict:
     feats = ((card.get("data") or {}).get("info") or {}).get("meta_features")
     if feats:
         out["Record features"] = ", ".join(feats)
+    ab = card.get("input_ablation")
+    if ab:
+        out["Fusion, measured"] = (f"{ab['metric']} on {ab['data']} ({ab['split']}, {ab['n_cases']} cases): "
+                                   f"{ab['with_all_inputs']:.3f} image + record vs {ab['without']:.3f} image only; "
+                                   f"difference {ab['difference']:+.3f} (paired bootstrap 95% CI "
+                                   f"{ab['ci_low']:+.3f} to {ab['ci_high']:+.3f})")
     return out
 
 
