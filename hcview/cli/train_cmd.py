@@ -146,6 +146,9 @@ def run(args) -> int:
                                         max_eval=cfg.get("max_eval_samples"))
         if args.register or args.promote_if_better:
             result.update(add_version(args, cfg, result))
+        from hcview.jobs.tracking import log_training
+
+        result["mlflow_run_id"] = log_training(cfg, result, result.get("registered") or result.get("checkpoint"))
         if job:
             job.finish(args.job_id, "succeeded", checkpoint=result.get("registered") or result.get("checkpoint"),
                        result={"test": result.get("test"), "steps": result.get("steps"), "stopped": result.get("stopped"),
