@@ -640,7 +640,7 @@ def _flags(good_image, good_records, good_predictions, a_file):
         "predict_variant_bogus": P + ["--variant", "bogus"], "predict_explain_bogus": P + ["--explain", "magic"],
         "predict_window_in_records_row": P + ["--records", rec, "--row", "999999"],
         "risk_top_n_zero": R + ["--top-n", "0"], "risk_bins_negative": R + ["--bins", "-1"],
-        "risk_bins_one": R + ["--bins", "1"], "risk_test_size_zero": R + ["--test-size", "0"],
+        "risk_bins_one": R + ["--bins", "1"], "risk_test_size_one": R + ["--test-size", "1"], "risk_test_size_negative": R + ["--test-size", "-0.1"],
         "risk_test_size_1.5": R + ["--test-size", "1.5"], "risk_dt_zero": R + ["--dt", "0"],
         "risk_dt_nan": R + ["--dt", "nan"], "risk_tmin_inf": R + ["--tmin", "inf"],
         "risk_max_depth_zero": R + ["--max-depth", "0"], "risk_min_split_one": R + ["--min-samples-split", "1"],
