@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from hcview.text import escape_markdown
+
 THUMB = 160  # thumbnail side in pixels
 
 
@@ -72,6 +74,7 @@ def render_thumbnails(cases: pd.DataFrame, captions: Sequence[str], ctx: dict, p
         cols = st.columns(per_row, gap="medium")
         for col, case, cap in zip(cols, rows[start:start + per_row], captions[start:start + per_row]):
             img = thumbnail_of(case, ctx, size)
+            cap = escape_markdown(str(cap))  # case ids and file names come from the data
             if case.get("synthetic"):
                 cap = f"{cap} · synthetic"
             with col:

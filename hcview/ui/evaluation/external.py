@@ -10,6 +10,8 @@ from typing import Sequence
 
 import streamlit as st
 
+from hcview.text import escape_markdown
+
 from hcview.errors import CsvError
 from hcview.metrics.external import compare_predictions, load_joined, load_predictions, unique_names
 from hcview.ui.evaluation.heads import ci_text, fmt
@@ -151,13 +153,13 @@ def render_external(scored: dict) -> None:
         join = res["models"][n].get("join")
         if join:
             unmatched = join["predictions_without_truth"] + join["truth_without_predictions"]
-            (st.warning if unmatched else st.info)(join_text(join, n))
+            (st.warning if unmatched else st.info)(join_text(join, escape_markdown(n)))
     st.subheader("Summary")
     cols = st.columns(min(4, len(names)))
     for i, n in enumerate(names):
         s = res["summary"][n]
         ci = ci_text(s.get("mean_auroc_ci"))
-        cols[i % len(cols)].metric(f"Mean AUROC · {n}", fmt(s.get("mean_auroc")),
+        cols[i % len(cols)].metric(f"Mean AUROC · {escape_markdown(n)}", fmt(s.get("mean_auroc")),
                                    help=f"{s.get('n_labels_defined')} labels with an AUROC, {s.get('n_cases')} cases")
         if ci:
             cols[i % len(cols)].caption(ci)
