@@ -116,7 +116,7 @@ def test_batch_csv_contract_equals_one_by_one(cihmlc, tmp_path, capsys):
 
 def test_input_ablation_scores_with_and_without_the_record():
     from hcview.errors import InputError
-    from hcview.infer.ablation import input_ablation
+    from hcview.infer.input_ablation import input_ablation
 
     r = input_ablation("medfusionnet", "demo", "sample:nih", "val", ("meta",), n_boot=20)
     assert r["n_cases"] == 201 and r["dropped"] == ["meta"] and r["n_boot"] == 20

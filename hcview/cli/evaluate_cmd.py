@@ -159,7 +159,7 @@ def _print_comparison(res: dict) -> None:
 def run_ablation(args) -> int:
     import json
 
-    from hcview.infer.ablation import input_ablation
+    from hcview.infer.input_ablation import input_ablation
 
     drop = tuple(x.strip() for x in args.ablate.split(",") if x.strip())
     r = input_ablation(args.model, args.variant, args.data, args.split, drop, n_boot=max(args.bootstrap, 1000))
