@@ -3,7 +3,8 @@
 - :func:`class_weights` ``w_i = N / (C * n_i)`` from training-split counts (HC-Net). A class with
   zero training examples gets weight 0: it cannot be learnt from this split, and a finite
   clipped weight would be an arbitrary choice. ``N`` counts only known labels (>= 0).
-- :func:`hcnet_loss` CE(anatomy) + CE(category) + class-weighted CE(disease).
+- :func:`hcnet_loss` CE(anatomy) + CE(category) + class-weighted CE(disease); ``hcnet_flat``: the flat
+  baseline of the paper's ablation, class-weighted CE(disease) only.
 - :func:`hbce_loss` mean BCE + lambda * mean over batch of sum over edges w(p, c) * penalty(p, c), with
   ``faithful`` (constant 0/1 indicator, no gradient: trains exactly like BCE, as the authors' code) or
   ``surrogate`` (w * relu(p_child - p_parent), differentiable) indicators, and :func:`hbce_edge_weights`
@@ -181,12 +182,15 @@ def build_criterion(spec, variant, cfg: dict, train_dataset, label_space=None) -
     loss = cfg.get("loss")
     ls = label_space or getattr(train_dataset, "label_space", None) or spec.label_space(getattr(variant, "name", variant))
     info: dict = {"loss": loss}
-    if loss == "hcnet":
+    if loss in ("hcnet", "hcnet_flat"):
         dis = ls.head("disease")
         w = class_weights(train_dataset.targets_array("disease"), dis.size)
         info["disease_class_weights"] = dict(zip(dis.labels, [round(float(x), 4) for x in w]))
 
         def fn(outputs, batch):
+            if loss == "hcnet_flat":
+                ld = weighted_ce(outputs["disease"], batch["targets"]["disease"], w)
+                return ld, {"disease": ld.detach()}
             return hcnet_loss(outputs, batch["targets"], w)
         return fn, info
     if loss == "hbce":

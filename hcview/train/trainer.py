@@ -295,7 +295,7 @@ def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = 
     bs = int(cfg["batch_size"])
 
     # -- model ---------------------------------------------------------------------------------
-    model = create_model(spec.id, variant.name).to(device)
+    model = create_model(spec.id, variant.name, **(cfg.get("model_kwargs") or {})).to(device)
     if device.type == "cuda" and cfg.get("channels_last"):
         model = model.to(memory_format=torch.channels_last)
     core = model
@@ -366,6 +366,7 @@ def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = 
         "id": spec.id, "variant": variant.name, "training": {k: v for k, v in cfg.items() if not k.startswith("_")},
         "data": {"spec": cfg["data"], "info": info, "n_train": len(train_ds), "n_val": len(val_ds), "n_test": len(test_ds)},
         "loss": loss_info, "select": select, "world_size": dctx.world_size,
+        **({"model_kwargs": dict(cfg["model_kwargs"])} if cfg.get("model_kwargs") else {}),
         "hbce": {k: loss_info.get(k) for k in ("hbce_mode", "hbce_indicator", "hbce_lambda", "hbce_beta")}
         if loss_info.get("loss") == "hbce" else None,
     }
