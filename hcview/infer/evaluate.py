@@ -79,7 +79,7 @@ def predictions_frame(ls, ids, pths, truth, scores):
 
 
 def evaluate_model(model_id: str, variant: str = "demo", data_spec: str | None = None, split: str = "test",
-                   out_dir=None, batch_size: int = 32) -> dict:
+                   out_dir=None, batch_size: int = 32, n_boot: int = 0) -> dict:
     from hcview.data.datasets import build_dataset
     from hcview.metrics.report import compute_report
 
@@ -95,7 +95,7 @@ def evaluate_model(model_id: str, variant: str = "demo", data_spec: str | None =
     if regm is not None and "regression" in y_true:
         keep = regm.min(1) > 0
         y_true["regression"], y_score["regression"] = truth["regression"][keep], scores["regression"][keep]
-    report = compute_report(None, y_true, y_score, ls)
+    report = compute_report(None, y_true, y_score, ls, n_boot=n_boot)
     report.update({"model": model_id, "variant": variant, "data": data_spec, "split": split,
                    "untrained": pred.untrained, "checkpoint": str(pred.checkpoint) if pred.checkpoint else None,
                    "synthetic": bool(getattr(ds, "synthetic", False)), "n_cases": len(ids),
