@@ -130,8 +130,8 @@ def hierarchical_vs_flat(hier_weights, flat_weights, data_spec: str = "sample:br
     })
 
 
-def write_ablation(card_json: str | Path, block: dict) -> None:
-    """Store ``block`` as the card's ``ablation`` (the weights and their sha256 are untouched)."""
+def write_ablation(card_json: str | Path, block: dict, notes: str | None = None) -> None:
+    """Store ``block`` as the card's ``ablation`` (and ``notes`` if given); the weights and their sha256 are untouched."""
     import json
 
     from hcview.io_utils import atomic_write_json
@@ -139,4 +139,6 @@ def write_ablation(card_json: str | Path, block: dict) -> None:
     p = Path(card_json)
     card = json.loads(p.read_text())
     card["ablation"] = block
+    if notes:
+        card["notes"] = notes
     atomic_write_json(p, card)
