@@ -14,7 +14,7 @@ def test_hierarchical_vs_flat_block_and_cases(tmp_path):
     f = save_checkpoint(create_model("hcnet", "demo", flat=True), tmp_path / "f.pt",
                         {"id": "hcnet", "variant": "demo", "model_kwargs": {"flat": True}})
     res = hierarchical_vs_flat(h, f, split="test", n_boot=20, cases_csv=tmp_path / "cases.csv", limit=24)
-    assert res["n_cases"] == 24
+    assert res["n_cases"] == 24 and set(res["budget"]) == {"hierarchical", "flat"}
     cases = pd.read_csv(tmp_path / "cases.csv")
     ch, cf = cases["pred_hierarchical"] == cases["true"], cases["pred_flat"] == cases["true"]
     mc = res["mcnemar_disease"]

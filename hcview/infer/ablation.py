@@ -120,6 +120,7 @@ def hierarchical_vs_flat(hier_weights, flat_weights, data_spec: str = "sample:br
         "data": data_spec, "split": split, "n_cases": int(len(y)), "n_boot": int(n_boot),
         "checkpoints": {"hierarchical": Path(hier_weights).name, "flat": Path(flat_weights).name},
         "flat_sha256": fcard.get("sha256"),
+        "budget": {name: budget(c) for name, c in (("hierarchical", hcard), ("flat", fcard))},
         **blocks,
         "mcnemar_disease": {**mc, "both_right": int((ch & cf).sum()), "both_wrong": int((~ch & ~cf).sum()),
                             "b_means": "hierarchical right, flat wrong", "c_means": "hierarchical wrong, flat right"},
@@ -128,6 +129,14 @@ def hierarchical_vs_flat(hier_weights, flat_weights, data_spec: str = "sample:br
         "pearson_note": "support = training images per class; with 4 classes r has 2 degrees of freedom",
         "seconds": round(time.time() - t0, 1),
     })
+
+
+def budget(card: dict) -> dict:
+    """What a checkpoint's training cost, from its card."""
+    t = card.get("training") or {}
+    return {k: v for k, v in {"epochs": t.get("epochs"), "steps": card.get("step"), "best_epoch": card.get("epoch"),
+                              "batch_size": t.get("batch_size"), "lr": t.get("lr"), "scheduler": t.get("scheduler"),
+                              "loss": t.get("loss"), "train_seconds": card.get("train_seconds")}.items()}
 
 
 def write_ablation(card_json: str | Path, block: dict, notes: str | None = None) -> None:
