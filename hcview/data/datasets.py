@@ -300,8 +300,9 @@ def _sample_brain(ls, split, common, spec) -> RecordDataset:
         parts.append(t)
     t = pd.concat(parts, ignore_index=True)
     info = {"name": "sample:brain-mri", "split": split,
-            "source": "Brain Tumor MRI Dataset (Nickparvar): train/val from its training split (4580 images, cleaned of "
-                      "duplicates of the test images, 160 px grey), test = its test split (1281 images, 224 px)",
+            "source": "Brain Tumor MRI Dataset (Nickparvar): train/val from its training split (4213 images left after "
+                      "removing near-duplicates of the test images, 160 px grey), test = its test split (1281 images, "
+                      "224 px)",
             "licence": LICENCES["brain-mri"], "mapping": M.BRAIN_MRI_MAPPING_TEXT,
             "split_rule": "train/val: stratified 90/10 of data/samples/brain-mri-train (splits.csv); "
                           "test: all 1281 images of data/samples/brain-mri"}
