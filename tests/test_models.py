@@ -141,3 +141,21 @@ def test_small_backbones_are_scaled_down_family_members():
     n_small = sum(p.numel() for p in feats.parameters())
     n_b0 = sum(p.numel() for p in backbones.efficientnet("efficientnet_b0", pretrained=False)[0].parameters())
     assert n_small < n_b0 / 4
+
+
+def test_hcnet_flat_baseline_one_head_and_parents_sum_its_diseases():
+    spec = get_spec("hcnet")
+    ls = spec.label_space("demo")
+    flat = create_model("hcnet", "demo", flat=True).eval()
+    assert list(flat.heads) == ["disease"]
+    out = flat(torch.randn(3, 3, 64, 64))
+    assert list(out) == [h.name for h in ls.heads]
+    p = torch.softmax(out["disease"], 1)
+    normal = [i for i, d in enumerate(ls.head("disease").labels) if ls.parent_of(d)[1] == "normal"]
+    cat = torch.softmax(out["category"], 1)
+    assert torch.allclose(cat[:, ls.head("category").labels.index("normal")], p[:, normal].sum(1), atol=1e-5)
+    assert torch.allclose(torch.softmax(out["anatomy"], 1), torch.ones(3, 1))
+    # same backbone as the hierarchical model: only the heads differ
+    hier = create_model("hcnet", "demo")
+    trunk = lambda m: {k: v.shape for k, v in m.state_dict().items() if not k.startswith("heads.")}  # noqa: E731
+    assert trunk(flat) == trunk(hier)

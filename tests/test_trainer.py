@@ -158,3 +158,14 @@ def test_train_with_cosine_scheduler_decays_lr(tmp_path, tmp_models_dir):
            if json.loads(l).get("event") == "step"]
     # the lr each step used: warmup 1 step (1/2), peak, then cosine 0.75, 0.25 (0 would be the 5th)
     assert lrs == pytest.approx([cfg["lr"] * m for m in (0.5, 1.0, 0.75, 0.25)])
+
+
+def test_train_hcnet_flat_baseline_card_keeps_model_kwargs(tmp_path):
+    from hcview.models.checkpoint import load_checkpoint
+
+    cfg = resolve_config("hcnet", "demo", max_steps=1, loss="hcnet_flat", model_kwargs={"flat": True}, **TINY)
+    res = train(cfg, tmp_path / "run", show_bar=False)
+    model, card = load_checkpoint(res["checkpoint"])
+    assert model.flat and card["model_kwargs"] == {"flat": True} and card["loss"]["loss"] == "hcnet_flat"
+    lines = [json.loads(s) for s in (tmp_path / "run" / "progress.jsonl").read_text().splitlines()]
+    assert set(next(e for e in lines if e["event"] == "step")["parts"]) == {"disease"}

@@ -36,7 +36,8 @@ def register(sub):
     src.add_argument("--labels", metavar="A,B,...",
                      help="comma-separated labels (default: every label with both columns)")
     src.add_argument("--bootstrap", type=A.int_range(0, 100_000), default=0, metavar="N",
-                     help="bootstrap resamples for a 95%% CI of the mean AUROC (default 0: none)")
+                     help="bootstrap resamples for a 95%% CI of the mean AUROC, or with --model of each softmax "
+                          "head's accuracy (default 0: none)")
     mod = p.add_argument_group("model evaluation")
     mod.add_argument("--model", metavar="ID", help="registry model id to evaluate")
     mod.add_argument("--variant", default="demo", help="model variant (default demo)")
@@ -71,7 +72,8 @@ def run(args) -> int:
             raise InputError("--model needs --data SPEC (the dataset to evaluate on)")
         from hcview.infer.evaluate import evaluate_model
 
-        result = evaluate_model(args.model, args.variant, args.data, args.split, args.out)
+        result = evaluate_model(args.model, args.variant, args.data, args.split, args.out,
+                                **({"n_boot": args.bootstrap} if args.bootstrap else {}))
         _emit(result, args, written_by_evaluator=True)
         return 0
 

@@ -295,14 +295,22 @@ def _sample_brain(ls, split, common, spec) -> RecordDataset:
         raise _mismatch(spec, ls, "the hcnet_brain_mri taxonomy")
     if not {"notumor", "glioma", "meningioma", "pituitary"} <= set(ls.head("disease").labels):
         raise _mismatch(spec, ls, "the hcnet_brain_mri taxonomy (notumor, glioma, meningioma, pituitary)")
-    root = samples_dir() / "brain-mri"
-    t = pd.read_csv(root / "splits.csv")
-    t = t[_split_mask(t["split"].to_numpy(), split)].reset_index(drop=True)
-    t["id"] = t["path"]
-    t["path"] = t["path"].map(lambda p: str(root / p))
-    info = {"name": "sample:brain-mri", "split": split, "source": "Brain Tumor MRI Dataset (Nickparvar), test split, 1281 JPEG",
+    parts = []
+    for folder in ("brain-mri-train", "brain-mri"):  # train/val from the training split; test = all of brain-mri/
+        root = samples_dir() / folder
+        t = pd.read_csv(root / "splits.csv")
+        t = t[_split_mask(t["split"].to_numpy(), split)].reset_index(drop=True)
+        t["id"] = t["path"]
+        t["path"] = t["path"].map(lambda p, root=root: str(root / p))
+        parts.append(t)
+    t = pd.concat(parts, ignore_index=True)
+    info = {"name": "sample:brain-mri", "split": split,
+            "source": "Brain Tumor MRI Dataset (Nickparvar): train/val from its training split (4213 images left after "
+                      "removing near-duplicates of the test images, 160 px grey), test = its test split (1281 images, "
+                      "224 px)",
             "licence": LICENCES["brain-mri"], "mapping": M.mapping_for(ls).texts.get("sample:brain-mri", ""),
-            "split_rule": "stratified 70/15/15 (data/samples/brain-mri/splits.csv)"}
+            "split_rule": "train/val: stratified 90/10 of data/samples/brain-mri-train (splits.csv); "
+                          "test: all 1281 images of data/samples/brain-mri"}
     return _classes_dataset(t, spec, ls, common, info)
 
 

@@ -2,7 +2,9 @@
 
 - NIH: patient-level (no ``patient_id`` in two splits), 60/20/20 of images, seeded; the first seed
   (from 0) whose splits each contain every one of the 14 findings is used.
-- brain MRI: stratified by class, 70/15/15, seeded.
+- brain MRI: the sample's ``brain-mri/`` (the public set's test split, 1,281 images) is held out whole as the
+  test split; ``brain-mri-train/`` (the public training split, cleaned of duplicates and near-duplicates of
+  the test images) is split stratified by class into train / val (90/10), seeded.
 - cervical: stratified by 'any of the 4 outcomes positive', 70/15/15, seeded.
 - user datasets without an official split use the same functions at run time.
 
@@ -67,6 +69,24 @@ def nih_patient_split(df: pd.DataFrame, label_cols, fractions=(0.6, 0.2, 0.2), m
     return best
 
 
+BRAIN_TRAIN_FRACTIONS = (0.9, 0.1, 0.0)  # brain-mri-train -> train / val (the test split is brain-mri/)
+
+
+def _class_folder_rows(folder) -> list[tuple[str, str]]:
+    from pathlib import Path
+
+    folder = Path(folder)
+    return sorted((p.parent.name, p.relative_to(folder).as_posix()) for p in folder.glob("*/*.jpg"))
+
+
+def write_brain_train_splits(folder) -> None:  # pragma: no cover - maintenance entry point
+    rows = _class_folder_rows(folder)
+    labs = [r[0] for r in rows]
+    s = stratified_split(labs, BRAIN_TRAIN_FRACTIONS, seed=0)
+    pd.DataFrame({"path": [r[1] for r in rows], "label": labs, "split": s}).to_csv(folder / "splits.csv", index=False)
+    print("brain-mri-train", pd.Series(s).value_counts().to_dict())
+
+
 def write_sample_splits(root=None) -> None:  # pragma: no cover - maintenance entry point
     from hcview.paths import samples_dir
 
@@ -78,13 +98,11 @@ def write_sample_splits(root=None) -> None:  # pragma: no cover - maintenance en
     pd.DataFrame({"path": nih["path"], "patient_id": nih["patient_id"], "split": s}).to_csv(
         root / "nih-cxr-1000" / "splits.csv", index=False)
     print(f"nih: seed {seed}", pd.Series(s).value_counts().to_dict())
-    rows = sorted((p.parent.name, p.relative_to(root / "brain-mri").as_posix())
-                  for p in (root / "brain-mri").glob("*/*.jpg"))
-    labs = [r[0] for r in rows]
-    s = stratified_split(labs, (0.7, 0.15, 0.15), seed=0)
-    pd.DataFrame({"path": [r[1] for r in rows], "label": labs, "split": s}).to_csv(
+    rows = _class_folder_rows(root / "brain-mri")
+    pd.DataFrame({"path": [r[1] for r in rows], "label": [r[0] for r in rows], "split": "test"}).to_csv(
         root / "brain-mri" / "splits.csv", index=False)
-    print("brain-mri", pd.Series(s).value_counts().to_dict())
+    print("brain-mri: all test", len(rows))
+    write_brain_train_splits(root / "brain-mri-train")
     cer = pd.read_csv(root / "cervical" / "risk_factors_cervical_cancer.csv", na_values=["?"])
     tcols = [c for c in ("Hinselmann", "Schiller", "Cytology", "Citology", "Biopsy") if c in cer.columns]
     anypos = (cer[tcols].fillna(0).sum(axis=1) > 0).astype(int)

@@ -135,9 +135,10 @@ def load_evaluation(out_dir) -> dict:
 # running a model
 # ---------------------------------------------------------------------------------------------------
 def evaluate_model(model_id: str, variant: str = "demo", data_spec: str | None = None, split: str = "test",
-                   out_dir=None, batch_size: int = 32, progress=None) -> dict:
+                   out_dir=None, batch_size: int = 32, progress=None, n_boot: int = 0) -> dict:
     """Predict every case of the split with the model's predictor, store predictions + metrics, return the
-    metrics (``compute_report`` plus the run's fields). ``progress(cases_done, cases_total)`` follows the run."""
+    metrics (``compute_report`` plus the run's fields). ``progress(cases_done, cases_total)`` follows the run;
+    ``n_boot`` > 0 adds bootstrap CIs."""
     from hcview.data.datasets import build_dataset
     from hcview.metrics import compute_report
     from hcview.metrics._util import nan_to_none
@@ -154,7 +155,7 @@ def evaluate_model(model_id: str, variant: str = "demo", data_spec: str | None =
         raise DatasetError(f"{data_spec}: the {split} split is empty")
     out = collect(pred.model, eval_loader(ds, batch_size), pred.spec, pred.device, lock=pred.lock, progress=progress)
     scores = probabilities(out.logits, ls)
-    report = compute_report(None, *report_inputs(ls, out.targets, scores, out.reg_mask), ls)
+    report = compute_report(None, *report_inputs(ls, out.targets, scores, out.reg_mask), ls, n_boot=n_boot)
     report.update({"model": model_id, "variant": variant, "data": data_spec, "split": split,
                    "untrained": pred.untrained, "checkpoint": str(pred.checkpoint) if pred.checkpoint else None,
                    "checkpoint_sha256": pred.card.get("sha256"), "version": pred.version,

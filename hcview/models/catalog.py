@@ -98,4 +98,22 @@ def demo_models_markdown() -> str:
         lines.append(f"| {get_spec(mid).name} demo | {card.get('version', 1)} (`{card.get('sha256', '')[:8]}`) | "
                      f"{data.get('spec')}{synth}, {data.get('n_train')} train ({data.get('n_test')} test) | "
                      f"{_metric_text((card.get('metrics') or {}).get('test') or {})} | {ood} | {_ops_text(card)} |")
+    for mid in list_models():
+        ckpt = find_checkpoint(mid, "demo")
+        ab = read_card(ckpt).get("ablation") if ckpt else None
+        if ab:
+            lines += ["", ablation_text(get_spec(mid).name, ab)]
     return "\n".join(lines)
+
+
+def ablation_text(name: str, ab: dict) -> str:
+    """The paper's hierarchical-vs-flat ablation of a card, in one paragraph."""
+    h, f, mc = ab["hierarchical"], ab["flat"], ab["mcnemar_disease"]
+    per = ", ".join(f"{c['class']} {c['accuracy']:.2f}" for c in h.get("per_class", []))
+    r = h.get("pearson_train_support_vs_accuracy") or {}
+    return (f"**{name} ablation** ({ab['n_cases']} {ab['split']} cases, {ab['data']}): disease accuracy hierarchical "
+            f"{h['disease_accuracy']:.3f} (95% CI {h['disease_accuracy_ci'][0]:.3f}-{h['disease_accuracy_ci'][1]:.3f}, "
+            f"macro F1 {h['disease_f1_macro']:.3f}) vs flat {f['disease_accuracy']:.3f} (95% CI "
+            f"{f['disease_accuracy_ci'][0]:.3f}-{f['disease_accuracy_ci'][1]:.3f}); McNemar b = {mc['b']} (only "
+            f"hierarchical right) vs c = {mc['c']} (only flat right), p = {mc['p_value']:.3g}. Per class (hierarchical): "
+            f"{per}. Pearson r(training support, accuracy) = {r.get('r', float('nan')):.2f} (n = {r.get('n')}).")

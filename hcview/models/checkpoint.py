@@ -40,7 +40,9 @@ def save_checkpoint(model: nn.Module, path: str | Path, card: dict) -> Path:
     """Write weights then card, atomically. ``card`` gets id/variant/label_space/sha256 filled in."""
     path = Path(path)
     buf = io.BytesIO()
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    half = card.get("weights_dtype") == "float16"  # a card that says so keeps its weights in fp16 (OOD stats fp32)
+    state = {k: (v.detach().cpu().half() if half and v.is_floating_point() and not k.startswith("ood.") else v.detach().cpu())
+             for k, v in model.state_dict().items()}
     torch.save(state, buf)
     data = buf.getvalue()
     prev = _prev_path(path)

@@ -4,6 +4,10 @@ predictor's result structure, the data mapping and the Case-review panel (``hcvi
 
 Head sizes come from the taxonomy. ResNet-18 has no dropout, so (as NOTES.md says) a Dropout
 sits before the heads for MC dropout; the heads are independent linear layers on the 512-d GAP.
+
+``flat=True`` is the paper's ablation baseline: the same backbone with one head (disease) only. It still
+answers every head of the label space: a parent's probability is the sum of its diseases' probabilities
+(returned as log-probabilities, i.e. logits of a softmax), so it is evaluated exactly like HC-Net.
 """
 from __future__ import annotations
 
@@ -22,14 +26,23 @@ from hcview.train.losses import class_weights, weighted_ce
 
 class HCNet(HCModel):
     def __init__(self, label_space: LabelSpace, backbone: str = "resnet18", dropout: float = 0.3,
-                 pretrained: bool = False):
+                 pretrained: bool = False, flat: bool = False):
         super().__init__(label_space)
+        self.flat = bool(flat)
         net, self.weights, width = backbones.resnet(backbone, pretrained)
         self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
         self.layer1, self.layer2, self.layer3, self.layer4 = net.layer1, net.layer2, net.layer3, net.layer4
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
-        self.heads = self._heads_from_space(width)
+        if self.flat:
+            dis = label_space.head("disease")
+            self.heads = nn.ModuleDict({"disease": nn.Linear(width, dis.size)})
+            for level, name in ((0, "anatomy"), (1, "category")):
+                h = label_space.head(name)
+                member = torch.tensor([[label_space.parent_of(d)[level] == p for d in dis.labels] for p in h.labels])
+                self.register_buffer(f"_{name}_mask", torch.where(member, 0.0, float("-inf")), persistent=False)
+        else:
+            self.heads = self._heads_from_space(width)
 
     def _trunk(self, image):
         return self.layer4(self.layer3(self.layer2(self.layer1(self.stem(image)))))
@@ -38,7 +51,17 @@ class HCNet(HCModel):
         return torch.flatten(self.pool(self._trunk(image)), 1)
 
     def forward_head(self, feats):
-        return self._apply_heads(self.dropout(feats))
+        if not self.flat:
+            return self._apply_heads(self.dropout(feats))
+        d = self.heads["disease"](self.dropout(feats))
+        logp = torch.log_softmax(d.float(), 1)
+        return {"anatomy": self._parent(logp, self._anatomy_mask), "category": self._parent(logp, self._category_mask),
+                "disease": d}
+
+    @staticmethod
+    def _parent(logp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """log of the summed probabilities of each parent's diseases (mask: 0 for members, -inf otherwise)."""
+        return torch.logsumexp(logp[:, None, :] + mask, dim=2)
 
     def cam_split(self, image, meta=None, meta_mask=None, text=None):
         act = self._trunk(image)  # = output of "layer4"
@@ -57,9 +80,14 @@ def build_loss(cfg: dict, train_dataset, ls: LabelSpace):
     """CE(anatomy) + CE(category) + class-weighted CE(disease), weights w_i = N / (C n_i) from the training split."""
     dis = ls.head("disease")
     w = class_weights(train_dataset.targets_array("disease"), dis.size)
-    info = {"loss": "hcnet", "disease_class_weights": dict(zip(dis.labels, [round(float(x), 4) for x in w]))}
+    flat = cfg.get("loss") == "hcnet_flat" or bool((cfg.get("model_kwargs") or {}).get("flat"))
+    info = {"loss": "hcnet_flat" if flat else "hcnet",
+            "disease_class_weights": dict(zip(dis.labels, [round(float(x), 4) for x in w]))}
 
     def criterion(outputs, batch):
+        if flat:  # the ablation baseline: class-weighted CE on its one (disease) head
+            ld = weighted_ce(outputs["disease"], batch["targets"]["disease"], w)
+            return ld, {"disease": ld.detach()}
         return hcnet_loss(outputs, batch["targets"], w)
     return criterion, info
 
@@ -88,9 +116,10 @@ SPEC = register(ModelSpec(
     variants={
         "paper": Variant("paper", 224, "hcnet_paper", {"backbone": "resnet18"}, pretrained=True, data="mri:PATH",
                          description="ResNet-18 (ImageNet), 224x224, 4x2x40 taxonomy."),
-        "demo": Variant("demo", 112, "hcnet_brain_mri", {"backbone": "resnet10"}, data="sample:brain-mri",
-                        train={"epochs": 6, "batch_size": 32, "lr": 1e-3},
-                        description="ResNet-10 (BasicBlock [1,1,1,1]), 112x112, brain-MRI sample taxonomy (1x2x4)."),
+        "demo": Variant("demo", 128, "hcnet_brain_mri", {"backbone": "resnet10"}, data="sample:brain-mri",
+                        train={"epochs": 4, "batch_size": 32, "lr": 1e-3, "scheduler": "cosine"},
+                        description="ResNet-10 (BasicBlock [1,1,1,1]) from scratch, 128x128, brain-MRI sample taxonomy "
+                                    "(1x2x4); Adam 1e-3 with cosine decay, batch 32, 4 epochs."),
     },
     dicom_modalities=("MR",),
     cam_layer="layer4", dropout="dropout (before the three heads; p=0.3, not in the paper, added for MC dropout)",

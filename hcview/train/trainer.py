@@ -223,7 +223,7 @@ def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = 
     bs = int(cfg["batch_size"])
 
     # -- model ---------------------------------------------------------------------------------
-    model = create_model(spec.id, variant.name).to(device)
+    model = create_model(spec.id, variant.name, **(cfg.get("model_kwargs") or {})).to(device)
     if device.type == "cuda" and cfg.get("channels_last"):
         model = model.to(memory_format=torch.channels_last)
     core = model
@@ -287,6 +287,7 @@ def train(cfg: dict, out_dir: str | Path, *, progress_path: str | Path | None = 
         "id": spec.id, "variant": variant.name, "training": {k: v for k, v in cfg.items() if not k.startswith("_")},
         "data": {"spec": cfg["data"], "info": info, "n_train": len(train_ds), "n_val": len(val_ds), "n_test": len(test_ds)},
         "loss": loss_info, "select": select, "world_size": dctx.world_size,
+        **({"model_kwargs": dict(cfg["model_kwargs"])} if cfg.get("model_kwargs") else {}),
     }
     if main:
         log(f"train {spec.id}/{variant.name} on {cfg['data']}: {len(train_ds)} train / {len(val_ds)} val / "
