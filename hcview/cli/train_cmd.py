@@ -110,8 +110,6 @@ def run(args) -> int:
         out = args.out or str(default_out_dir(args.model, args.variant, args.job_id))
         progress = args.progress_file
         if args.nproc and args.nproc > 1 and not ddp.in_torchrun():
-            from pathlib import Path
-
             Path(out).mkdir(parents=True, exist_ok=True)
             if job:
                 job.update(args.job_id, out_dir=out)

@@ -104,8 +104,17 @@ BRAIN_MRI_MAPPING_TEXT = ("Brain-MRI folders -> hcnet_brain_mri: every image ana
 
 
 def card_extras(card: dict) -> dict:
+    from hcview.models.catalog import ablation_text
+
+    out = {}
     w = (card.get("loss") or {}).get("disease_class_weights")
-    return {"Disease class weights (N / (C n_i), training split)": w} if w else {}
+    if w:
+        out["Disease class weights (N / (C n_i), training split)"] = w
+    if card.get("ablation"):
+        out["The paper's ablation, computed"] = ablation_text("HC-Net", card["ablation"]).split("): ", 1)[-1]
+    if card.get("notes"):
+        out["Deviations from the paper"] = card["notes"]
+    return out
 
 
 SPEC = register(ModelSpec(
