@@ -35,8 +35,9 @@ def register(sub):
     fo.add_argument("id")
     fo.add_argument("--variant", default="demo")
     fo.add_argument("--data", default=None, help="data spec (default: the one the checkpoint was trained on)")
-    fo.add_argument("--false-alarm", type=float, default=0.05,
-                    help="in-distribution false-alarm rate of the OOD threshold on the validation split")
+    fo.add_argument("--false-alarm", type=float, default=None,
+                    help="in-distribution false-alarm rate of the OOD threshold on the validation split "
+                         "(default: the model's, usually 0.05)")
     fo.add_argument("--target-sensitivity", type=float, default=None,
                     help="operating points at this sensitivity instead of Youden's J")
     fo.add_argument("--json", action="store_true")
@@ -129,7 +130,7 @@ def run_fit_ood(args) -> int:
     from hcview.train.postfit import apply_post
 
     get_spec(args.id).variant(args.variant)
-    if not 0 < args.false_alarm < 0.5:
+    if args.false_alarm is not None and not 0 < args.false_alarm < 0.5:
         raise InputError("--false-alarm must be in (0, 0.5)")
     if args.target_sensitivity is not None and not 0 < args.target_sensitivity < 1:
         raise InputError("--target-sensitivity must be in (0, 1)")

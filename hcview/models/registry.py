@@ -65,7 +65,9 @@ class ModelSpec:
     card_extras: Callable[[dict], dict] | None = field(default=None, hash=False)  # card -> {title: text}
     validity_data: tuple[str, str] | None = None  # (data spec with lesion masks, head) for explanation validity
     order: int = 100  # position in listings
-    ood_probes: tuple[str, ...] = ()  # sample-pack globs of another modality: measures the OOD gate's separation
+    ood_probes: tuple[str, ...] = ()
+    ood_false_alarm: float = 0.05  # in-distribution false-alarm rate of the OOD threshold on the validation split
+    ood_note: str = ""  # sample-pack globs of another modality: measures the OOD gate's separation
     arch_version: int = 1  # bumped when a change makes old checkpoints compute something else; cards record it
 
     def variant(self, name: str) -> Variant:

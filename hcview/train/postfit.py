@@ -82,7 +82,7 @@ def probe_scores(model, patterns, stats: dict, limit: int = MAX_PROBE_IMAGES) ->
     return (np.concatenate(scores) if scores else np.zeros(0)), [str(Path(p).relative_to(samples_dir())) for p in files[:3]]
 
 
-def fit_post(model, data_spec: str, *, false_alarm: float = FALSE_ALARM, rule: str = "youden",
+def fit_post(model, data_spec: str, *, false_alarm: float | None = None, rule: str = "youden",
              target_sensitivity: float | None = None, probes: bool = True, max_fit: int | None = None,
              max_eval: int | None = None) -> tuple[OODStats, dict]:
     """Fit the gate and the operating points of ``model`` (a checkpoint's model) on ``data_spec``'s splits.
@@ -93,6 +93,7 @@ def fit_post(model, data_spec: str, *, false_alarm: float = FALSE_ALARM, rule: s
 
     t0 = time.time()
     spec = get_spec(model.spec.id)
+    false_alarm = spec.ood_false_alarm if false_alarm is None else false_alarm
     ls = model.label_space
     size = spec.variant(model.variant).input_size
     mk = lambda split: build_dataset(data_spec, ls, split, size, spec.mean, spec.std)  # noqa: E731
@@ -111,7 +112,8 @@ def fit_post(model, data_spec: str, *, false_alarm: float = FALSE_ALARM, rule: s
                               "features (Lee et al., NeurIPS 2018)",
                     "classes_from": head or "one class (multi-label)", "n_fit": stats["n_fit"],
                     "shrinkage": round(stats["shrinkage"], 4), "threshold": thr, "false_alarm_rate": false_alarm,
-                    "threshold_set_on": f"{data_spec} validation split ({len(s_va)} cases)", "data": data_spec},
+                    "threshold_set_on": f"{data_spec} validation split ({len(s_va)} cases)", "data": data_spec,
+                    "note": spec.ood_note or None},
             "operating_points": ops,
             "operating_rule": rule if rule != "sensitivity" else f"sensitivity >= {target_sensitivity:g}"}
     card["preprocessing"] = {"input_size": size, "grey": "single channel repeated to 3, ImageNet mean/std",

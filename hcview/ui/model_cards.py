@@ -86,6 +86,8 @@ def ood_section(card: dict) -> None:
         sep = o.get("separation") or {}
         st.markdown(f"**Out-of-distribution gate:** {o['method']}; threshold {o['threshold']:.1f} at a "
                     f"{o['false_alarm_rate']:.0%} false-alarm rate on the {o['threshold_set_on']}.")
+        if o.get("note"):
+            st.caption(o["note"])
         if sep:
             st.markdown(f"Measured: AUROC {sep['auroc']:.3f} separating the {sep['in']} from images of another "
                         f"kind ({sep['out']}); flags {sep['in_flagged']:.1%} of the former (n = {sep['n_in']}) and "
