@@ -127,12 +127,17 @@ def output_dir(text: str) -> str:
     p = Path(t).expanduser()
     if p.exists() and not p.is_dir():
         raise argparse.ArgumentTypeError(f"{t} is an existing file, not a folder")
+    _creatable(p, t)
+    return t
+
+
+def _creatable(p: Path, t: str) -> None:
+    """The nearest existing ancestor of ``p`` must be a folder."""
     for parent in p.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise argparse.ArgumentTypeError(f"{parent} is a file, so {t} cannot be created")
             break
-    return t
 
 
 output_dir = _named(output_dir, "folder")
@@ -146,11 +151,7 @@ def output_file(text: str) -> str:
     p = Path(t).expanduser()
     if p.is_dir():
         raise argparse.ArgumentTypeError(f"{t} is a folder; give a file name")
-    for parent in p.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise argparse.ArgumentTypeError(f"{parent} is a file, so {t} cannot be created")
-            break
+    _creatable(p, t)
     return t
 
 

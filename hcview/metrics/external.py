@@ -297,9 +297,19 @@ def evaluate_files(paths: Sequence, truth_pattern: str = DEFAULT_TRUTH_PATTERN,
     ``names`` (default: the file stems, made unique) name the files in the result. With ``truth`` (a
     truth CSV) and ``id_column`` every predictions file takes its truths from it, joined by ID."""
     paths = [Path(p) for p in paths]
+    names, loaded, joins = load_files(paths, truth_pattern, score_pattern, labels, names, truth, id_column)
+    return compare_predictions(loaded, dict(zip(names, paths)), n_boot=n_boot, seed=seed, joins=joins)
+
+
+def load_files(paths: Sequence, truth_pattern: str, score_pattern: str, labels: Sequence[str] | None = None,
+               names: Sequence[str] | None = None, truth=None, id_column: str | None = None):
+    """Load several predictions files: ``(names, {name: (labels, y_true, y_score)}, {name: join counts})``; the
+    truths come from each file, or with ``truth`` and ``id_column`` from that file joined by ID."""
+    paths = [Path(p) for p in paths]
     if not paths:
         raise CsvError("no predictions file given")
-    if (truth is None) != (not id_column):
+    id_column = str(id_column or "").strip() or None
+    if (truth is None) != (id_column is None):
         raise CsvError("a truth file and an ID column go together: give both or neither")
     names = list(names) if names else unique_names(paths)
     loaded, joins = {}, {}
@@ -309,4 +319,4 @@ def evaluate_files(paths: Sequence, truth_pattern: str = DEFAULT_TRUTH_PATTERN,
         else:
             labs, y_true, y_score, joins[n] = load_joined(p, truth, id_column, truth_pattern, score_pattern, labels)
             loaded[n] = (labs, y_true, y_score)
-    return compare_predictions(loaded, dict(zip(names, paths)), n_boot=n_boot, seed=seed, joins=joins)
+    return names, loaded, joins

@@ -13,7 +13,7 @@ import streamlit as st
 from hcview.text import escape_markdown
 
 from hcview.errors import CsvError
-from hcview.metrics.external import compare_predictions, load_joined, load_predictions, unique_names
+from hcview.metrics.external import compare_predictions, load_files, unique_names
 from hcview.ui.evaluation.heads import ci_text, fmt
 from hcview.viz.curves import roc_curves
 from hcview.viz.tables import comparison_tables
@@ -60,15 +60,7 @@ def score_prediction_files(paths: Sequence, truth_pattern: str = "{label}_GT", s
         raise CsvError("a truth file is joined by ID: name the ID column both files hold")
     if truth is None and str(id_column or "").strip():
         raise CsvError("an ID column joins a separate truth file: add the truth file, or clear the ID column")
-    names = list(names) if names else unique_names(paths)
-    loaded, joins = {}, {}
-    for n, p in zip(names, paths):
-        if truth is None:
-            loaded[n] = load_predictions(p, truth_pattern, score_pattern, labels)
-        else:
-            labs, y_true, y_score, joins[n] = load_joined(p, truth, str(id_column).strip(), truth_pattern,
-                                                          score_pattern, labels)
-            loaded[n] = (labs, y_true, y_score)
+    names, loaded, joins = load_files(paths, truth_pattern, score_pattern, labels, names, truth, id_column)
     result = compare_predictions(loaded, dict(zip(names, paths)), n_boot=n_boot, joins=joins)
     return {"result": result, "names": names, "curves": loaded}
 
