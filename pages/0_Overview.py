@@ -1,6 +1,6 @@
 import streamlit as st
 
-from hcview.ui.common import SYNTHETIC_BANNER, cached_catalog
+from hcview.ui.common import SYNTHETIC_BANNER, cached_catalog, headline_metrics
 from hcview.ui.jobs_widgets import bootstrap_button
 
 st.title("hcview")
@@ -10,30 +10,38 @@ st.markdown(
     "Four published models are implemented, each with its own model card."
 )
 rows = cached_catalog()
-cols = st.columns(4)
-for col, mid in zip(cols, dict.fromkeys(r["id"] for r in rows)):
-    demo = next(r for r in rows if r["id"] == mid and r["variant"] == "demo")
-    with col:
-        st.subheader(demo["name"])
-        st.caption(demo["modality"])
-        if demo["trained"]:
-            st.success(f"demo model trained (version {demo['version']})", icon="✅")
-            if demo["synthetic"]:
-                st.error(SYNTHETIC_BANNER, icon="🧪")
-            tm = demo.get("test_metrics") or {}
-            shown = {k[5:].replace("_", " "): v for k, v in tm.items()
-                     if k.startswith("test_") and isinstance(v, (int, float))}
-            for k, v in list(shown.items())[:3]:
-                st.metric(f"test {k}", f"{v:.3f}")
-            if tm.get("n_cases"):
-                st.caption(f"held-out test split, n = {int(tm['n_cases'])}")
-        else:
-            st.info("not trained yet", icon="⏳")
+headline = headline_metrics(rows, n=2)
+demo = [r for r in rows if r["variant"] == "demo"]
+# Cards of one height, and inside them blocks of fixed height in the same order, so the four line up whatever
+# each one holds (a two-line modality, a synthetic-data warning).
+for col, r in zip(st.columns(len(demo)), demo):
+    with col, st.container(border=True, height=448):
+        with st.container(height=88, border=False, gap="small"):
+            st.markdown(f"**{r['name']}**")
+            st.caption(r["modality"])
+        if not r["trained"]:
+            st.badge("not trained yet", color="gray", icon=":material/hourglass_empty:")
+            continue
+        st.badge(f"demo model · version {r['version']}", color="green", icon=":material/check_circle:")
+        items = headline.get(r["id"], [])
+        if items:
+            label, value = items[0]
+            st.metric(f"test {label}", f"{value:.3f}")
+            with st.container(height=26, border=False):
+                for lab, val in items[1:]:
+                    st.markdown(f"{lab} **{val:.3f}**")
+        tm = r.get("test_metrics") or {}
+        if tm.get("n_cases"):
+            st.caption(f"held-out test split, n = {int(tm['n_cases'])}")
+        if r["synthetic"]:
+            st.markdown(f":red[:material/science: {SYNTHETIC_BANNER}]")
 
+st.caption("Figures are the demo checkpoints' own test-split results (from their model cards). Demo models are small "
+           "and trained on a CPU: see each model card on the Models page.")
 st.divider()
-missing = [r for r in rows if r["variant"] == "demo" and not r["trained"]]
+missing = [r for r in demo if not r["trained"]]
 with st.expander("Demo models: train on the bundled sample pack", expanded=bool(missing)):
     st.caption("Trains the CPU-sized demo variant of each model as a background job (about 6-7 minutes in all on "
                "a 2-core CPU). Each model becomes usable on the other pages as soon as its own job finishes; "
                "follow them on the Training page.")
-    bootstrap_button()
+    bootstrap_button(key="overview_bootstrap")

@@ -9,11 +9,19 @@ st.title("Models")
 st.caption("The registry: four papers, each in a paper-exact and a CPU-sized demo variant.")
 rows = cached_catalog()
 table = pd.DataFrame([{
-    "model": r["id"], "variant": r["variant"], "params (M)": round(r["params"] / 1e6, 2), "input": r["input_size"],
-    "label space": r["label_space"], "outputs": ", ".join(f"{k}:{v}" for k, v in r["outputs"].items()),
-    "trained": r["trained"], "default data": r["default_data"],
+    "model": r["id"], "variant": r["variant"], "trained": r["trained"], "params (M)": round(r["params"] / 1e6, 2),
+    "input": r["input_size"], "outputs": " · ".join(f"{k} {v}" for k, v in r["outputs"].items()),
+    "default data": r["default_data"],
 } for r in rows])
-st.dataframe(table, hide_index=True, width="stretch")
+st.dataframe(table, hide_index=True, width="stretch", height="content", column_config={
+    "model": st.column_config.TextColumn(width=100, help="registry id (python -m hcview ... --model ID)"),
+    "variant": st.column_config.TextColumn(width=62),
+    "trained": st.column_config.CheckboxColumn(width=62),
+    "params (M)": st.column_config.NumberColumn(width=82, format="%.2f"),
+    "input": st.column_config.NumberColumn(width=52, help="square input side in pixels"),
+    "outputs": st.column_config.TextColumn(width=300, help="heads and their sizes (from the label space)"),
+    "default data": st.column_config.TextColumn(width=120),
+})
 
 ids = list(dict.fromkeys(r["id"] for r in rows))
 c1, c2 = st.columns(2)

@@ -111,8 +111,11 @@ for col, (label, key) in zip(cols, [("AUROC", "auroc"), ("G-mean", "gmean"), ("S
                                     ("Specificity", "specificity"), ("High-level recall", "high_recall")]):
     s = res.cv_metrics[key]
     col.metric(label, "n/a" if s["mean"] is None else f"{s['mean']:.3f}", help=f"95% CI: {ci_text(s)}")
-st.markdown("**Two-stage model and baselines, same folds**")
-st.dataframe(res.comparison_frame(), hide_index=True, width="stretch")
+st.markdown("**Two-stage model and baselines, same folds** (mean [95% CI])")
+# one column per model, one row per metric: four models fit a 1280 px window, seven metrics side by side do not
+cmp_t = res.comparison_frame().set_index("model").T.rename_axis("metric").reset_index()
+st.dataframe(cmp_t, hide_index=True, width="stretch",
+             column_config={"metric": st.column_config.TextColumn(width=130)})
 st.plotly_chart(cv_roc_figure(res), width="stretch", key=k + "roc")
 if cv.baselines:
     with st.expander("What the baselines are"):
@@ -136,13 +139,32 @@ st.caption(f"The same method fitted on all {res.n_rows - res.n_dropped} rows (it
            f"performance). Tree tuned by inner {t['inner_folds']}-fold CV ({t['rule']} rule): max depth "
            f"{t['max_depth']}, min samples per split {t['min_samples_split']}. Calibration: "
            f"{res.model.calibrator_.describe()}.")
-st.dataframe(res.selected_table(), hide_index=True, width="stretch")
+NUM = st.column_config.NumberColumn
+st.dataframe(res.selected_table(), hide_index=True, width="stretch",
+             column_order=["rule", "auc", "f1", "sensitivity", "specificity", "selected_in_folds"],
+             column_config={"rule": st.column_config.TextColumn("selected feature: rule", width=330),
+                            "auc": NUM("AUROC", format="%.3f"), "f1": NUM("F1", format="%.3f"),
+                            "sensitivity": NUM(format="%.3f"), "specificity": NUM(format="%.3f"),
+                            "selected_in_folds": st.column_config.TextColumn(
+                                "chosen in folds", help="in how many CV training folds stage 1 kept this feature")})
+st.caption("Stage-1 thresholds of the selected features; the search details of every feature are under Stage 1 "
+           "below.")
 st.code(res.tree_rules, language="text")
-st.dataframe(res.leaves, hide_index=True, width="stretch")
+st.dataframe(res.leaves, hide_index=True, width="stretch",
+             column_order=["leaf", "rule", "n_train", "positives_train", "rate_train", "probability", "level"],
+             column_config={"leaf": NUM(width=50), "rule": st.column_config.TextColumn("leaf rule", width=360),
+                            "n_train": NUM("rows", width=60), "positives_train": NUM("positive", width=70),
+                            "rate_train": NUM("rate", format="%.3f", width=65),
+                            "probability": NUM("p (calibrated)", format="%.3f", width=100),
+                            "level": st.column_config.TextColumn(width=70)})
 
 st.subheader("Every row: level, probability and rule path (out of fold)")
 rows = res.rows()
-st.dataframe(rows, width="stretch", height=320)
+st.dataframe(rows, width="stretch", height=320, column_config={
+    "_index": NUM("row", width=55), res.outcome: NUM(width=75), "fold": NUM(width=50),
+    "risk_level": st.column_config.TextColumn("level", width=65),
+    "risk_probability": NUM("p (calibrated)", format="%.4f", width=105),
+    "predicted_positive": NUM("predicted", width=80), "rule_path": st.column_config.TextColumn("rule path", width=330)})
 st.download_button("Download rows (CSV)", safe_csv_text(rows).encode(), f"risk_rows_{res.outcome}.csv", "text/csv",
                    key=k + "rows_dl")
 

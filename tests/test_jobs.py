@@ -129,7 +129,7 @@ def test_training_page_renders_jobs_and_rejects_bad_launch(store, tmp_path):
     at = AppTest.from_file(str(root / "pages/3_Training.py"), default_timeout=60)
     at.run()
     assert not at.exception
-    assert any("failed" in str(m.value) for m in at.metric)
+    assert any(":red-badge[" in str(m.value) and "failed]" in str(m.value) for m in at.markdown)  # status badge
     assert any(m.value == "3/4" for m in at.metric)
     assert any("boom: one line" in e.value for e in at.error)
     # launching the paper variant without a dataset path is refused with one line, no job created

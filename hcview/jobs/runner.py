@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from hcview import paths
-from hcview.errors import JobError
+from hcview.errors import InputError, JobError
 
 from .proc import pid_alive, proc_start_time
 from .store import FINAL, JobStore
@@ -171,13 +171,29 @@ def log_tail(job: dict, n_lines: int = 50) -> str:
     return "\n".join([ln for ln in text.splitlines() if ln.strip()][-n_lines:])
 
 
+def last_progress(job: dict) -> dict | None:
+    """The job's latest progress: the last line, over the last known value of every field before it (a cancelled
+    or failed job ends with a line that has no loss or total: it still reports its last step's loss and total)."""
+    p = job.get("progress_path")
+    if not p:
+        return None
+    out: dict = {}
+    for line in _tail_bytes(p, 65536).splitlines():
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue  # a partial first/last line
+        if isinstance(e, dict):
+            out.update({k: v for k, v in e.items() if v is not None})
+    return out or None
+
+
 def job_view(job: dict) -> dict:
     """What ``jobs show`` and the Training page display."""
-    last = read_progress(job, last_only=True)
     return {
         "id": job["id"], "status": job["status"], "model": job.get("model"), "variant": job.get("variant"),
         "pid": job.get("pid"), "created": job.get("created"), "started": job.get("started"),
-        "finished": job.get("finished"), "error": job.get("error"), "progress": last[0] if last else None,
+        "finished": job.get("finished"), "error": job.get("error"), "progress": last_progress(job),
         "log": job.get("log_path"), "progress_file": job.get("progress_path"), "out_dir": job.get("out_dir"),
         "checkpoint": job.get("checkpoint"), "result": job.get("result"), "argv": job.get("argv"),
         "cancel_requested": job.get("cancel_requested"),
@@ -186,18 +202,24 @@ def job_view(job: dict) -> dict:
 
 def submit_training(model: str, variant: str = "demo", *, data: str | None = None, epochs: int | None = None,
                     max_steps: int | None = None, batch_size: int | None = None, lr: float | None = None,
-                    hbce_mode: str | None = None, hbce_indicator: str | None = None, store: JobStore | None = None) -> dict:
+                    hbce_mode: str | None = None, hbce_indicator: str | None = None, hbce_lambda: float | None = None,
+                    curriculum: bool | None = None, store: JobStore | None = None) -> dict:
     """Validate the options (one-line error on a bad one) and queue a training job; what the
     Training page calls. The job adds its best checkpoint as a new version when it succeeds."""
     from hcview.train.config import resolve_config
 
-    opts = {"data": data or None, "epochs": epochs or None, "max_steps": max_steps or None, "batch_size": batch_size or None,
-            "lr": lr or None, "hbce_mode": hbce_mode or None, "hbce_indicator": hbce_indicator or None}
-    cfg = resolve_config(model, variant, **opts)
+    opts = {"data": data or None, "epochs": epochs or None, "max_steps": max_steps or None,
+            "batch_size": batch_size or None, "lr": lr or None, "hbce_mode": hbce_mode or None,
+            "hbce_indicator": hbce_indicator or None, "hbce_lambda": None if hbce_lambda is None else float(hbce_lambda)}
+    if hbce_lambda is not None and not 0 <= float(hbce_lambda) < float("inf"):
+        raise InputError(f"--hbce-lambda must be a finite number >= 0 (got {hbce_lambda})")
+    cfg = resolve_config(model, variant, **opts, curriculum=True if curriculum else None)
     argv = ["--model", model, "--variant", variant]
     for k, v in opts.items():
         if v is not None:
             argv += [f"--{k.replace('_', '-')}", str(v)]
+    if curriculum:
+        argv.append("--curriculum")
     return submit_train(argv, model, variant, config=cfg, store=store)
 
 

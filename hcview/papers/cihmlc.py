@@ -265,7 +265,9 @@ def card_extras(card: dict) -> dict:
 SPEC = register(ModelSpec(
     id="cihmlc", name="CIHMLC (HBCE)", modality="Chest X-ray", task="multilabel_tree", order=1,
     paper="Hierarchical multi-label chest X-ray classification with a hierarchical binary cross-entropy (HBCE) loss",
-    doi="(see paper text)",
+    doi="no DOI in the paper text: 'Clinically-Inspired Hierarchical Multi-Label Classification of Chest X-rays with a "
+        "Penalty-Based Loss Function', M. Asadi, K. Sodoké, I. J. Gerard, M. Kersten-Oertel, "
+        "preprint submitted to the IEEE; its code link is empty in the text",
     builder=CIHMLC,
     variants={
         "paper": Variant("paper", 320, "cihmlc", {"backbone": "densenet121", "conv_channels": 512, "hidden": 128},

@@ -120,7 +120,7 @@ def card_extras(card: dict) -> dict:
 SPEC = register(ModelSpec(
     id="hcnet", name="HC-Net", modality="MRI", task="hierarchical", order=0,
     paper="Hierarchical Context-Aware Network (HC-Net): A Multi-Task Learning Approach for Robust MRI Disease Diagnosis",
-    doi="(no DOI given in the paper text)",
+    doi="no DOI in the paper text, which names no authors or venue",
     builder=HCNet,
     variants={
         "paper": Variant("paper", 224, "hcnet_paper", {"backbone": "resnet18"}, pretrained=True, data="mri:PATH",

@@ -322,7 +322,7 @@ SPEC = register(ModelSpec(
     id="medfusionnet", name="MedFusionNet", modality="Chest X-ray + clinical record + text", order=2,
     task="multimodal_multilabel",
     paper="MedFusionNet: hybrid CNN-transformer multimodal fusion for multilabel classification and cancer risk stratification",
-    doi="(see paper text)",
+    doi="10.1038/s43856-025-01334-3",
     builder=MedFusionNet,
     variants={
         "paper": Variant("paper", 224, "nih14", {"growth": 32, "blocks": (6, 12, 24), "stem": 64, "token_dims": (128, 256, 384),

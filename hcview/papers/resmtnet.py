@@ -152,7 +152,8 @@ def card_extras(card: dict) -> dict:
 SPEC = register(ModelSpec(
     id="resmtnet", name="Res-MTNet", modality="Chest X-ray (nodules)", task="multitask", order=3,
     paper="A Residual Multi-task Network for Joint Classification and Regression in Medical Imaging",
-    doi="(see paper text)",
+    doi="no DOI in the paper text: J. Lin, Y. Zhang, Y. Pan, Y. Chen, C. Pan, H. Qi (University of Chinese Academy "
+        "of Sciences); no venue given",
     builder=ResMTNet,
     variants={
         "paper": Variant("paper", 224, "resmtnet_jsrt", {"backbone_a": "densenet161", "backbone_b": "efficientnet_b7", "hidden": 512},

@@ -45,3 +45,41 @@ def show_error(err: Exception) -> None:
     if not isinstance(err, HcviewError) and code == 1:
         msg = "Unexpected " + msg
     st.error(escape_markdown(msg, limit=400), icon="🚫")
+
+
+_WORDS = {"acc": "accuracy", "auroc": "AUROC", "auprc": "AUPRC", "mse": "MSE", "ece": "ECE"}
+
+
+def metric_label(key: str) -> str:
+    """``test_disease_acc`` -> ``disease accuracy``; ``test_mean_auroc`` -> ``mean AUROC``."""
+    words = key.removeprefix("test_").removeprefix("val_").split("_")
+    return " ".join(_WORDS.get(w, w) for w in words)
+
+
+def headline_metrics(rows: list[dict], n: int = 3) -> dict[str, list[tuple[str, float]]]:
+    """Per demo model, up to ``n`` test metrics worth a headline: the model's selection metric first, then its other
+    ``test_*`` figures; never a head with a single class in the label space (always right, so trivially 1.000), nor a
+    mean over heads that includes one, nor a figure that is the same for every model that reports it."""
+    from hcview.models import get_spec
+
+    cand: dict[str, list[tuple[str, float]]] = {}
+    for r in rows:
+        if r["variant"] != "demo" or not r.get("test_metrics"):
+            continue
+        spec = get_spec(r["id"])
+        trivial = {h for h, size in (r.get("outputs") or {}).items() if size <= 1}
+        keys = [k for k, v in r["test_metrics"].items()
+                if k.startswith("test_") and isinstance(v, (int, float)) and not isinstance(v, bool)
+                and not any(k.startswith(f"test_{h}_") for h in trivial)
+                and not (trivial and k.startswith("test_mean_"))]
+        cfg = {**spec.train_defaults, **spec.variant("demo").train}
+        select = "test_" + str(cfg.get("select", "")).removeprefix("val_")
+        keys.sort(key=lambda k: k != select)
+        cand[r["id"]] = [(k, float(r["test_metrics"][k])) for k in keys]
+    seen: dict[str, set] = {}
+    for items in cand.values():
+        for k, v in items:
+            seen.setdefault(k, set()).add(round(v, 6))
+    counts = {k: sum(k in dict(items) for items in cand.values()) for k in seen}
+    same = {k for k, vals in seen.items() if counts[k] >= 2 and len(vals) == 1}
+    return {m: [(metric_label(k), v) for k, v in items if k not in same][:n] for m, items in cand.items()}

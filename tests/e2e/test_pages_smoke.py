@@ -9,12 +9,16 @@ PAGES = [("", "hcview"), ("review", "Case review"), ("models", "Models"), ("trai
 def test_page_opens_by_direct_url(page, path, title):
     page.open(path)
     assert page.locator("h1").first.inner_text().strip().startswith(title)
+    # toolbarMode = "minimal": no Deploy button, no developer options
+    assert page.locator("[data-testid='stAppDeployButton']").count() == 0
+    assert page.get_by_role("button", name="Deploy").count() == 0
 
 
-def test_case_review_runs_a_bundled_sample(page):
-    page.open("review")
-    page.get_by_text("…or a bundled sample").first.wait_for()
-    page.locator("[data-testid='stSelectbox']").filter(has_text="bundled sample").click()
-    page.get_by_role("option").filter(has_text="00000001_000.png").first.click()
-    page.settle()
-    assert page.locator("[data-testid='stImage'] img").count() >= 1
+@pytest.mark.xfail(strict=True, reason="Streamlit runs the first script run of a server process in its legacy pages/ "
+                   "folder mode, which does not know the app's url_paths: the first visitor after a start who opens a "
+                   "page by its own URL gets a 'Page not found' dialog (the page itself then renders). Moving the "
+                   "page scripts out of a folder named pages/ fixes it.")
+def test_first_visit_after_start_by_direct_url(app, browser):
+    first = app["first_visit"]
+    assert first["h1"].startswith("Training")
+    assert first["dialogs"] == [] and first["errors"] == [], first

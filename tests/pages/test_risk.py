@@ -28,10 +28,10 @@ def test_risk_page_shows_cv_baselines_and_levels():
     assert at.subheader[0].value.startswith("Biopsy:")
     auroc = next(m for m in at.metric if m.label == "AUROC")
     assert 0.0 < float(auroc.value) <= 1.0 and "95% CI" in auroc.help
-    table = at.dataframe[0].value
-    assert list(table["model"]) == ["two-stage (MedFusionNet)", "logistic regression", "random forest",
-                                    "decision tree (depth 3)"]
-    assert table["AUROC"].str.match(r"^0\.\d{3} \[0\.\d\d, [01]\.\d\d\]$").all()
+    table = at.dataframe[0].value  # one column per model, one row per metric
+    assert list(table.columns[1:]) == ["two-stage (MedFusionNet)", "logistic regression", "random forest",
+                                       "decision tree (depth 3)"]
+    assert table.set_index("metric").loc["AUROC"].str.match(r"^0\.\d{3} \[0\.\d\d, [01]\.\d\d\]$").all()
     assert "|---" in at.code[0].value
     assert not any("use_container_width" in w.value for w in at.warning)
     # the outcome selector and the results always agree, also after switching outcome
