@@ -87,9 +87,15 @@ def flag_messages(summary: dict, modality_text: str | None = None) -> list[tuple
         out.append(("warning", "uncertain", "Uncertain - review: an MC-dropout interval straddles its decision "
                     "threshold, or the predictive entropy is high."))
     if f.get("inconsistent"):
-        bad = summary.get("inconsistencies") or []
-        out.append(("warning", "inconsistent", "Hierarchy inconsistency: " + ("; ".join(bad) if bad else
-                    "the predicted disease is not under the predicted anatomy / category.")))
+        edges = [e for e in summary.get("edges") or [] if e.get("inconsistent")]
+        if edges:
+            kids = list(dict.fromkeys(e["child"] for e in edges))
+            out.append(("warning", "inconsistent", f"Hierarchy inconsistency: {len(kids)} finding"
+                        f"{'s are' if len(kids) != 1 else ' is'} positive while a parent is negative "
+                        f"({', '.join(kids)}); see the findings tree."))
+        else:
+            out.append(("warning", "inconsistent", "Hierarchy inconsistency: the predicted disease is not under the "
+                        "predicted anatomy / category."))
     return out
 
 
