@@ -7,6 +7,7 @@ import streamlit as st
 from hcview.text import escape_markdown as md
 from hcview.ui.case import compute, state as S
 from hcview.ui.case.compare import render_compare
+from hcview.ui.case.display import window_controls
 from hcview.ui.case.explain_view import render_explanations
 from hcview.ui.case.feedback_view import render_feedback
 from hcview.ui.case.findings import burned_in_warning, render_findings, render_flags
@@ -20,7 +21,8 @@ st.caption("Research software: not for clinical diagnosis.")
 rows = [r for r in cached_catalog() if r["variant"] == "demo"]
 S.keep("case_untrained", not any(r["trained"] for r in rows))
 show_untrained = st.sidebar.checkbox("Show untrained models", key="case_untrained")
-choices = {f"{r['name']}{'' if r['trained'] else ' (UNTRAINED)'}": r["id"] for r in rows if r["trained"] or show_untrained}
+choices = {f"{r['name']}{'' if r['trained'] else ' (UNTRAINED)'}": r["id"]
+           for r in rows if r["trained"] or show_untrained}
 if not choices:
     st.warning("No trained models yet. Train the demo models (Overview page) or tick 'Show untrained models'.")
     st.stop()
@@ -35,26 +37,19 @@ S.keep("case_model", next(iter(choices.values())))
 if st.session_state.get("case_model") not in labels:
     st.session_state["case_model"] = next(iter(choices.values()))
 S.keep("case_mc", 10)
-S.keep("case_wl", "header")
 nav = st.columns([0.5, 4, 0.5, 2.4, 1.2, 1.6], vertical_alignment="bottom")
-nav[0].button("", icon=":material/chevron_left:", key="case_prev", on_click=S.step, args=(-1,), disabled=len(items) < 2, help="previous case")
+nav[0].button("", icon=":material/chevron_left:", key="case_prev", on_click=S.step, args=(-1,),
+              disabled=len(items) < 2, help="previous case")
 nav[1].selectbox(f"Case ({len(items)} in the worklist)", [it["id"] for it in items], key="case_pick",
                  format_func=lambda i: f"{S.index_of(i) + 1}. {items[S.index_of(i)]['name']}",
                  on_change=lambda: S.select(st.session_state["case_pick"]), disabled=not items,
                  placeholder="Add scans in the Worklist tab")
-nav[2].button("", icon=":material/chevron_right:", key="case_next", on_click=S.step, args=(1,), disabled=len(items) < 2, help="next case")
+nav[2].button("", icon=":material/chevron_right:", key="case_next", on_click=S.step, args=(1,),
+              disabled=len(items) < 2, help="next case")
 model_id = nav[3].selectbox("Model", list(labels), format_func=labels.get, key="case_model")
 mc = nav[4].number_input("MC passes", 0, 30, step=5, key="case_mc", help="MC-dropout passes (0 = off)")
-with nav[5].popover("W / L", icon=":material/contrast:", width="stretch",
-                    disabled=cur is None or cur.get("kind") != "dicom", help="DICOM display window (display only)"):
-    st.selectbox("Preset", ["header", "lung", "mediastinum", "bone", "brain", "custom"], key="case_wl")
-    S.keep("case_wc", 40.0)
-    S.keep("case_ww", 400.0)
-    st.number_input("Centre", -2000.0, 4000.0, step=10.0, key="case_wc", disabled=st.session_state["case_wl"] != "custom")
-    st.number_input("Width", 1.0, 8000.0, step=10.0, key="case_ww", disabled=st.session_state["case_wl"] != "custom")
-    st.caption("Changes what you see only: the model always reads the header window.")
-S.remember("case_model", "case_mc", "case_wl", "case_wc", "case_ww", "case_untrained")
-window = compute.window_spec(st.session_state["case_wl"], st.session_state["case_wc"], st.session_state["case_ww"])
+window = window_controls(nav[5], cur)
+S.remember("case_model", "case_mc", "case_untrained")
 
 try:
     pred = compute.predictor(model_id)

@@ -19,8 +19,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:26px 0 8px;border-bott
 .muted{color:#5b6475;font-size:13px}.flag{padding:8px 12px;border-radius:6px;margin:6px 0;font-size:14px}
 .error{background:#fde8e8;border-left:5px solid #c0392b}.warning{background:#fff4e0;border-left:5px solid #e67e22}
 .ok{background:#e8f5ec;border-left:5px solid #2e8b57}
-table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #eceff4;
-vertical-align:top}th{background:#f4f6f9}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{text-align:left;padding:3px 8px;border-bottom:1px solid #eceff4;vertical-align:top}th{background:#f4f6f9}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .grid{display:flex;flex-wrap:wrap;gap:14px}.fig{flex:0 0 300px}.fig img{width:300px;height:auto;border:1px solid #ccd}
 .fig .cap{font-size:12px;margin-top:3px}.top{display:flex;gap:20px;align-items:flex-start}.top img{width:360px;
 height:auto;border:1px solid #ccd}.bar{position:relative;background:#eef1f5;height:10px;width:160px;border-radius:2px}
@@ -122,7 +122,8 @@ def render_html(report: CaseReport) -> str:
                    "<th>95% interval</th></tr>")
         for o in sorted(mc["outputs"], key=lambda o: (o["level"], -(o.get("mc_mean") or 0))):
             lo, hi, m = _pct(o.get("ci_low")), _pct(o.get("ci_high")), _pct(o.get("mc_mean"))
-            t = f"<span class='t' style='left:{_pct(o['threshold']):.1f}%'></span>" if o.get("threshold") is not None else ""
+            t = (f"<span class='t' style='left:{_pct(o['threshold']):.1f}%'></span>"
+                 if o.get("threshold") is not None else "")
             band = (f"<div class='bar'><span class='ci' style='left:{lo:.1f}%;width:{max(hi - lo, 0.5):.1f}%'></span>"
                     f"<span class='m' style='left:{m:.1f}%'></span>{t}</div>")
             flag = " (uncertain)" if o.get("uncertain") else ""

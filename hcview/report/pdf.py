@@ -169,7 +169,8 @@ def render_pdf(report: CaseReport) -> bytes:
         call = ("positive" if r["positive"] else "negative") if r.get("positive") is not None else \
             ("predicted" if r.get("on_path") else "")
         review = "; ".join(x for x in ("uncertain" if r.get("uncertain") else "", r.get("violation") or "") if x)
-        rows.append([Raw("\u00a0\u00a0\u00a0" * int(r["depth"]) + ("└ " if r["depth"] else "") + t(r["label"], 80)), call, _num(r.get("p")),
+        indent = "\u00a0\u00a0\u00a0" * int(r["depth"]) + ("└ " if r["depth"] else "")
+        rows.append([Raw(indent + t(r["label"], 80)), call, _num(r.get("p")),
                      (f"{_num(r.get('mc_mean'))} ± {_num(r.get('sd'))}" if r.get("mc_mean") is not None else ""),
                      (f"{_num(r.get('ci_low'))}–{_num(r.get('ci_high'))}" if r.get("ci_low") is not None else ""),
                      _num(r.get("threshold")), review])
@@ -227,7 +228,8 @@ def render_pdf(report: CaseReport) -> bytes:
                 cap = f"{m['method_name']} · {m['label']}: {_num(m['p'])}" + \
                     (f" ± {_num(m['sd'])}" if m.get("sd") is not None else "")
                 if m["method"] == "lrp":
-                    cap += f" · conservation {_num(m.get('conservation'))}" + (" (approximate)" if m.get("approximate") else "")
+                    cap += f" · conservation {_num(m.get('conservation'))}"
+                    cap += " (approximate)" if m.get("approximate") else ""
                 doc.pdf.set_xy(x, below + 0.5)
                 doc.font(7)
                 doc.pdf.multi_cell(col_w, 3.6, t(cap), new_x="LEFT", new_y="NEXT", align="L")

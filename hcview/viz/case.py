@@ -209,8 +209,10 @@ def findings_table(summary: dict, max_children: int | None = None):
         review = "; ".join(x for x in ("uncertain" if r["uncertain"] else "", r["violation"]) if x)
         out.append({"finding": "\u2003" * r["depth"] + ("└ " if r["depth"] else "") + r["label"], "call": call,
                     "p": r["p"],
-                    "MC mean ± sd": (f"{r['mc_mean']:.2f} ± {r['sd']:.2f}" if r["mc_mean"] is not None else ""),
-                    "95% interval": (f"{r['ci_low']:.2f}–{r['ci_high']:.2f}" if r["ci_low"] is not None else ""),
+                    "MC mean ± sd": ((f"{r['mc_mean']:.2f}" + (f" ± {r['sd']:.2f}" if r["sd"] is not None else ""))
+                                     if r["mc_mean"] is not None else ""),
+                    "95% interval": (f"{r['ci_low']:.2f}–{r['ci_high']:.2f}"
+                                     if r["ci_low"] is not None and r["ci_high"] is not None else ""),
                     "threshold": r["threshold"], "review": review})
     return pd.DataFrame(out)
 

@@ -34,7 +34,7 @@ def controls(pred, res) -> dict:
     names = {f"{h}:{pred.label_space.head(h).labels[i]}": (h, i) for h, i in targets}
     single = len({h for h, _ in targets}) == 1
     fmt = (lambda k: f"{k.split(':', 1)[1]} ({res.mean_of(*names[k]):.2f})") if single else \
-        (lambda k: f"{k} ({res.mean_of(*names[k]):.2f})")
+        (lambda k: f"{k.replace(':', ': ', 1)} ({res.mean_of(*names[k]):.2f})")
     if st.session_state.get("case_target") not in names:
         st.session_state.pop("case_target", None)
     for k, d in (("case_cmap", vc.DEFAULT_CMAP), ("case_thr", 0.5), ("case_alpha", 0.5), ("case_topk", 6)):
@@ -97,7 +97,8 @@ def gallery(disp, pred, res, cams: dict, thumb, s: dict) -> None:
         for col, t in zip(cols, top[start:start + per_row]):
             m = cams[tuple(t)]
             with col:
-                st.image(vc.overlay(thumb, m["map"], s["thr"], s["alpha"], s["cmap"]), caption=md(title(res, m)),
-                         width="stretch")
+                lab, val = title(res, m).split(": ", 1)
+                st.image(vc.overlay(thumb, m["map"], s["thr"], s["alpha"], s["cmap"]),
+                         caption=f"{md(lab)}  \n{md(val)}", width="stretch")
                 if st.button("", icon=":material/zoom_in:", key=f"zoomg_{t[0]}_{t[1]}", help="full resolution"):
                     zoom(f"Grad-CAM · {title(res, m)}", disp.array, m["map"], s["thr"], s["alpha"], s["cmap"])

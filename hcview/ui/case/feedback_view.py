@@ -55,8 +55,8 @@ def render_feedback(item: dict, pred, res, summary: dict, disp, record) -> None:
 def feedback_form(item: dict, pred, res, summary: dict) -> None:
     st.markdown("##### Do you agree with the model?")
     S.keep("case_reader", "")
-    reader = st.text_input("Your name", key="case_reader", max_chars=FB.MAX_READER,
-                           placeholder="e.g. Dr A. Reader", help="stored with each verdict")
+    reader = st.columns([2, 3])[0].text_input("Your name", key="case_reader", max_chars=FB.MAX_READER,
+                                              placeholder="e.g. Dr A. Reader", help="stored with each verdict")
     S.remember("case_reader")
     sha = res.sha256 or "untrained"
     saved = FB.for_case(item["id"], sha)

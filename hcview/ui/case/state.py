@@ -137,7 +137,7 @@ def status(item_id: str, model_id: str) -> dict:
 def status_of_result(summary: dict) -> str:
     f = summary.get("flags", {})
     bits = [b for b, on in (("OOD", f.get("ood")), ("uncertain", f.get("uncertain")),
-                            ("untrained", f.get("untrained")), ("modality", f.get("modality_mismatch"))) if on]
+                            ("untrained", f.get("untrained")), ("modality mismatch", f.get("modality_mismatch"))) if on]
     return ("flagged: " + ", ".join(bits)) if bits else "done"
 
 

@@ -111,6 +111,7 @@ def batch(model_id: str, model_name: str, mc: int) -> None:
         try:
             df = run_batch(items, model_id, mc)
             st.session_state[S.BATCH] = {"model": model_id, "csv": df}
+            st.rerun()  # redraw the list above with the new statuses
         except Exception as e:
             show_error(e)
     done = st.session_state.get(S.BATCH)
@@ -190,11 +191,16 @@ def _status_from_row(item: dict, model_id: str, r: dict, pred) -> None:
             if on]
     heads = [h for h in pred.label_space.heads if h.kind != "regression" and h.size > 1]
     top = ""
-    if heads:
+    if heads:  # as the single-case view says it: the positives at their operating points, else the class
         h = heads[-1]
-        ps = {lab: r.get(f"p:{h.name}:{lab}") for lab in h.labels}
-        lab = max(ps, key=lambda k: ps[k] if ps[k] == ps[k] else -1)
-        top = f"{lab} {ps[lab]:.2f} (p)"
+        ps = {lab: float(r.get(f"p:{h.name}:{lab}", float("nan"))) for lab in h.labels}
+        if h.kind == "sigmoid":
+            thr = dict(zip(h.labels, pred.thresholds.get(h.name, [0.5] * h.size)))
+            pos = sorted((lab for lab, p in ps.items() if p >= thr[lab]), key=lambda lab: -ps[lab])
+            top = (", ".join(pos[:3]) + (f" +{len(pos) - 3}" if len(pos) > 3 else "")) if pos else "no positive finding"
+        else:
+            lab = max(ps, key=lambda k: ps[k] if ps[k] == ps[k] else -1.0)
+            top = f"{lab} {ps[lab]:.2f}"
     S.set_status(item["id"], model_id, ("flagged: " + ", ".join(bits)) if bits else "done", top)
 
 

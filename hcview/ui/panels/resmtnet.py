@@ -20,8 +20,10 @@ def render(ctx) -> None:
         if not r.get("nodule_predicted"):
             st.markdown(f"**No nodule predicted** (state: {md(pred.get('state'))}): no marker is drawn.")
         else:
-            st.markdown(f"Nodule: x {r['x_px']:.0f} px, y {r['y_px']:.0f} px, size {r['size_mm']:.1f} mm "
-                        f"({r['size_px']:.0f} px; spacing from the {md(r['spacing_source'])})")
+            spacing = "pixel spacing from the file" if r.get("spacing_source") == "image" else \
+                "pixel spacing assumed: the file gives none"
+            st.markdown(f"**Nodule** at x {r['x_px']:.0f}, y {r['y_px']:.0f} px; size {r['size_mm']:.1f} mm "
+                        f"({r['size_px']:.0f} px, {spacing}).")
             st.plotly_chart(vc.nodule_marker(ctx.image, r), width="stretch", key=f"{ctx.key}_marker",
                             config={"displayModeBar": False})
     with right:
