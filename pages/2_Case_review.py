@@ -1,123 +1,113 @@
-"""Case review: one scan through one model: hierarchical output, MC-dropout bands, Grad-CAM / LRP."""
+"""Case review: a worklist of scans through the chosen model: findings in the model's own structure, MC-dropout
+bands, Grad-CAM and LRP side by side, other models on the same case, reader feedback and a report."""
+import time
+
 import streamlit as st
 
-from hcview.errors import HcviewError
+from hcview.text import escape_markdown as md
+from hcview.ui.case import compute, state as S
+from hcview.ui.case.compare import render_compare
+from hcview.ui.case.display import window_controls
+from hcview.ui.case.explain_view import render_explanations
+from hcview.ui.case.feedback_view import render_feedback
+from hcview.ui.case.findings import burned_in_warning, render_findings, render_flags
+from hcview.ui.case.worklist import add_controls, record_for, render_worklist
 from hcview.ui.common import cached_catalog, show_error
-from hcview.ui.loaders import bundled_samples, predictor, validity_note
-from hcview.ui.panels import PanelContext, render_panel
-from hcview.ui.common import SYNTHETIC_BANNER
 
+t0 = time.perf_counter()
 st.title("Case review")
 st.caption("Research software: not for clinical diagnosis.")
 
 rows = [r for r in cached_catalog() if r["variant"] == "demo"]
-show_untrained = st.sidebar.checkbox("Show untrained models", value=not any(r["trained"] for r in rows))
-choices = {f"{r['name']}{'' if r['trained'] else ' (UNTRAINED)'}": r["id"] for r in rows if r["trained"] or show_untrained}
+S.keep("case_untrained", not any(r["trained"] for r in rows))
+show_untrained = st.sidebar.checkbox("Show untrained models", key="case_untrained")
+choices = {f"{r['name']}{'' if r['trained'] else ' (UNTRAINED)'}": r["id"]
+           for r in rows if r["trained"] or show_untrained}
 if not choices:
     st.warning("No trained models yet. Train the demo models (Overview page) or tick 'Show untrained models'.")
     st.stop()
+labels = {v: k for k, v in choices.items()}
 
-c1, c2 = st.columns([2, 1])
-with c1:
-    up = st.file_uploader("Scan (DICOM, PNG, JPEG)", type=None)
-    samples = bundled_samples()
-    pick = st.selectbox("…or a bundled sample", ["(none)"] + list(samples), disabled=up is not None)
-with c2:
-    model_label = st.selectbox("Model", list(choices))
-    model_id = choices[model_label]
-    window = st.selectbox("DICOM window", ["header", "lung", "mediastinum", "bone", "brain"])
-    mc = st.slider("MC-dropout passes", 0, 30, 10)
+# ---- navigation: case, model, MC passes, window --------------------------------------------------------------------
+items = S.worklist()
+cur = S.current()
+if cur is not None:
+    st.session_state["case_pick"] = cur["id"]
+S.keep("case_model", next(iter(choices.values())))
+if st.session_state.get("case_model") not in labels:
+    st.session_state["case_model"] = next(iter(choices.values()))
+S.keep("case_mc", 10)
+nav = st.columns([0.5, 4, 0.5, 2.4, 1.2, 1.6], vertical_alignment="bottom")
+nav[0].button("", icon=":material/chevron_left:", key="case_prev", on_click=S.step, args=(-1,),
+              disabled=len(items) < 2, help="previous case")
+nav[1].selectbox(f"Case ({len(items)} in the worklist)", [it["id"] for it in items], key="case_pick",
+                 format_func=lambda i: f"{S.index_of(i) + 1}. {items[S.index_of(i)]['name']}",
+                 on_change=lambda: S.select(st.session_state["case_pick"]), disabled=not items,
+                 placeholder="Add scans in the Worklist tab")
+nav[2].button("", icon=":material/chevron_right:", key="case_next", on_click=S.step, args=(1,),
+              disabled=len(items) < 2, help="next case")
+model_id = nav[3].selectbox("Model", list(labels), format_func=labels.get, key="case_model")
+mc = nav[4].number_input("MC passes", 0, 30, step=5, key="case_mc", help="MC-dropout passes (0 = off)")
+window = window_controls(nav[5], cur)
+S.remember("case_model", "case_mc", "case_untrained")
 
-record = None
 try:
-    pred = predictor(model_id, "demo")
+    pred = compute.predictor(model_id)
 except Exception as e:  # a tampered or unreadable checkpoint: one line, no traceback
     show_error(e)
     st.stop()
-if "meta" in pred.spec.inputs:
-    rec_file = st.file_uploader("Records CSV (optional: age / sex / view columns)", type=["csv"])
-    if rec_file is not None:
-        row = st.number_input("Row", min_value=0, value=0, step=1)
-        try:
-            from hcview.infer.predictor import read_record  # noqa: E402
 
-            record = read_record((rec_file.getvalue(), rec_file.name), int(row))
-        except HcviewError as e:
-            show_error(e)
+TABS = ["Worklist", "Findings", "Explanations", "Compare models", "Feedback & report"]
+st.session_state.setdefault("case_tab", "Findings" if items else "Worklist")
+top = st.container()  # flags and progress bars, above the tabs
+tabs = dict(zip(TABS, st.tabs(TABS, key="case_tab", on_change="rerun")))
 
-if up is None and pick == "(none)":
-    st.info("Upload a scan or pick a bundled sample.")
-    st.stop()
+res = disp = summary = None
+record, record_info = None, {}
+if cur is not None and not tabs["Worklist"].open:
+    with top:
+        if cur["error"]:
+            st.error(f"{md(cur['name'])} cannot be read: {md(cur['error'], limit=300)}", icon=":material/block:")
+        else:
+            try:
+                record, record_info = record_for(cur, pred.spec.inputs)
+                disp = compute.displayed(cur, window)
+                res = compute.result(cur, pred, mc, record)
+            except Exception as e:  # never a traceback for the user
+                show_error(e)
+                res = None
+        if res is not None:
+            summary = res.to_json()
+            S.set_status(cur["id"], model_id, S.status_of_result(summary), S.top_finding(summary))
+            burned_in_warning(disp)
+            render_flags(summary, res)
 
-try:
-    src, name = (up.getvalue(), up.name) if up is not None else (samples[pick], pick)
-    loaded = pred.load(src, name=name, window=None if window == "header" else window)
-    res = pred.predict(loaded, record=record, mc=mc)
-except HcviewError as e:
-    show_error(e)
-    st.stop()
-except Exception as e:  # never a traceback for the user
-    show_error(e)
-    st.stop()
+with tabs["Worklist"]:
+    if tabs["Worklist"].open:
+        render_worklist(model_id, labels[model_id], mc, pred.spec.inputs)
+if cur is None and not tabs["Worklist"].open:
+    with top:
+        add_controls()
+        st.info("Add scans (several at once) or a bundled sample to start a worklist.")
+elif res is not None:
+    with tabs["Findings"]:
+        if tabs["Findings"].open:
+            render_findings(cur, disp, pred, res, summary, record_info, window)
+    with tabs["Explanations"]:
+        if tabs["Explanations"].open:
+            try:
+                render_explanations(cur, disp, pred, res, record, window)
+            except Exception as e:
+                show_error(e)
+    with tabs["Compare models"]:
+        if tabs["Compare models"].open:
+            render_compare(cur, choices, model_id, mc, lambda p: record_for(cur, p.spec.inputs)[0])
+    with tabs["Feedback & report"]:
+        if tabs["Feedback & report"].open:
+            render_feedback(cur, pred, res, summary, disp, record)
 
-j = res.to_json()
-flags = j["flags"]
-if flags["ood"]:
-    st.error(f"This image does not look like the data this model was trained on (score {j['ood_score']:.0f}, "
-             f"threshold {j['ood_threshold']:.0f}): its outputs are not meaningful.", icon="🛑")
-if flags["synthetic_model"]:
-    st.error(SYNTHETIC_BANNER, icon="🧪")
-if flags["untrained"]:
-    st.error("UNTRAINED model: random weights, outputs are meaningless.", icon="⚠️")
-if flags.get("modality_mismatch"):
-    st.error(res.modality_mismatch, icon="🚫")
-if flags["synthetic_input"]:
-    st.warning("Synthetic input (phantom).", icon="🧪")
-if flags["uncertain"]:
-    st.warning("Uncertain - review: an MC-dropout interval straddles its decision, or entropy is high.", icon="🔎")
-if flags["inconsistent"]:
-    st.warning("Hierarchy inconsistency: " + ("; ".join(j.get("inconsistencies", [])) or "predicted disease is not under the predicted anatomy/category."))
-
-left, right = st.columns([1, 1])
-with left:
-    st.image(loaded.array, caption=f"{loaded.name} ({loaded.kind}, {loaded.array.shape[1]}×{loaded.array.shape[0]})",
-             clamp=True, width="stretch")
-    if loaded.kind == "dicom":
-        with st.expander("DICOM attributes (de-identified)"):
-            st.json({k: v for k, v in loaded.meta.items() if not isinstance(v, (bytes, bytearray))})
-            if loaded.deid_removed:
-                st.caption("Removed by de-identification: " + ", ".join(map(str, loaded.deid_removed)))
-with right:
-    render_panel(pred.spec, PanelContext(res, j, loaded.array, pred))
-
-from hcview.viz import case as vc  # noqa: E402
-
-for head in dict.fromkeys(o["level"] for o in j["outputs"]):
-    st.plotly_chart(vc.mc_bands([o for o in j["outputs"] if o["level"] == head], title=head,
-                                threshold=0.5 if pred.label_space.head(head).kind == "sigmoid" else None),
-                    width="stretch")
-
-st.subheader("Explanations")
-e1, e2, e3, e4 = st.columns(4)
-method = e1.selectbox("Method", ["gradcam", "gradcam++", "eigencam", "lrp"])
-labels = [f"{h}:{pred.label_space.head(h).labels[i]}" for h, i in pred.targets_for(res, "ranked")]
-target = e2.selectbox("Target", labels, help="Defaults to the top prediction of the most specific level.")
-thr = e3.slider("Threshold", 0.0, 0.95, 0.5, 0.05)
-alpha = e4.slider("Alpha", 0.0, 1.0, 0.7, 0.05)
-try:
-    from hcview.explain.render import panel_title, render_panel
-
-    maps = pred.explain(res, (method,), target)
-    m = maps[0]
-    sd = res.sd_of(m["head"], m["index"])
-    png = render_panel(loaded.array, m["map"], panel_title(m["label"], res.mean_of(m["head"], m["index"]), sd),
-                       thr, alpha, "approximate LRP" if m["approximate"] else None)
-    st.image(png)
-    if method == "lrp":
-        st.caption(f"Relevance conservation: sum / logit = {m['conservation']:.2f}. Rules: {m['rules']}"
-                   + (" — APPROXIMATE for this architecture." if m["approximate"] else ""))
-except HcviewError as e:
-    show_error(e)
-st.info(validity_note(model_id, "demo"), icon="📏")
-for n in j["notices"]:
-    st.caption(n)
+# server time of this run, for measuring (a hidden element: numbers only)
+run = st.session_state["case_runs"] = st.session_state.get("case_runs", 0) + 1
+ms = (time.perf_counter() - t0) * 1000
+st.markdown(f"<span class='hc-timing' data-run='{run}' data-ms='{ms:.1f}' style='display:none'></span>",
+            unsafe_allow_html=True)

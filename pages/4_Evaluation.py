@@ -150,3 +150,7 @@ with tab_model:
     model_tab()
 with tab_ext:
     external_tab()
+
+from hcview.ui.evaluation.agreement import render_reader_agreement  # noqa: E402
+
+render_reader_agreement()

@@ -27,3 +27,70 @@ def test_cihmlc_tree_is_depth_first_with_violations_marked():
     marked = df[df["inconsistent"] != ""]
     assert [s.strip("\u2003└ ") for s in marked["label"]] == ["Edema"]
     assert float(df.loc[names.index("Edema"), "p"]) == 0.9
+
+
+# ---- heat-map overlays -------------------------------------------------------------------------------------------
+import numpy as np  # noqa: E402
+
+from hcview.viz import case as vc  # noqa: E402
+
+
+def _lum(rgb) -> float:
+    r, g, b = (np.asarray(rgb, dtype=float) / 255)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_default_colour_map_keeps_the_highest_values_bright():
+    assert vc.DEFAULT_CMAP in ("viridis", "inferno")
+    for name in ("viridis", "inferno"):
+        lut = vc.colormap_lut(name)
+        assert _lum(lut[255]) > 0.7 and _lum(lut[128]) > 0.15  # visible on dark anatomy
+    paper = vc.colormap_lut("paper")
+    assert _lum(paper[255]) < 0.05 and len({tuple(c) for c in paper}) == 5  # hot_r in 5 steps: top is black
+
+
+def test_overlay_draws_only_above_threshold_and_is_the_same_for_uint8_and_float():
+    img = np.tile(np.linspace(0, 1, 64, dtype=np.float32), (64, 1))
+    cam = np.zeros((8, 8), np.float32)
+    cam[:, 4:] = 1.0
+    out = vc.overlay(img, cam, threshold=0.5, alpha=0.6)
+    grey = (img * 255).round().astype(np.uint8)
+    assert out.shape == (64, 64, 3) and out.dtype == np.uint8
+    assert (out[:, :24] == grey[:, :24, None]).all()  # below the threshold: the image untouched
+    assert (np.abs(out[:, 40:].astype(int) - grey[:, 40:, None]) > 3).any()  # above: coloured
+    assert np.abs(vc.overlay(grey, cam, 0.5, 0.6).astype(int) - out.astype(int)).max() <= 1
+    assert (vc.overlay(img, cam, 0.5, 0.0) == grey[..., None]).all()  # alpha 0: the scan alone
+    assert vc.overlay(np.zeros((1000, 500), np.float32), cam, max_side=200).shape == (200, 100, 3)
+    bar = vc.colorbar_strip("viridis", 0.5, width=100)
+    assert (bar[:, :40, 0] == bar[:, :40, 1]).all()  # the hidden part is grey hatching
+
+
+def test_findings_rows_hcnet_path_and_heads_grouped():
+    hc = {"tree": {"Brain": {"normal": ["notumor"], "tumour": ["glioma", "meningioma"]}},
+          "prediction": {"anatomy": "Brain", "category": "tumour", "disease": "glioma"},
+          "outputs": [{"label": "Brain", "level": "anatomy", "prob": 1.0},
+                      {"label": "normal", "level": "category", "prob": 0.2},
+                      {"label": "tumour", "level": "category", "prob": 0.8},
+                      {"label": "notumor", "level": "disease", "prob": 0.2},
+                      {"label": "glioma", "level": "disease", "prob": 0.5},
+                      {"label": "meningioma", "level": "disease", "prob": 0.3}]}
+    rows = vc.findings_rows(hc)
+    assert [(r["label"], r["depth"]) for r in rows] == [("Brain", 0), ("tumour", 1), ("glioma", 2), ("meningioma", 2),
+                                                         ("normal", 1), ("notumor", 2)]
+    assert [r["label"] for r in rows if r["on_path"]] == ["Brain", "tumour", "glioma"]
+    mt = {"prediction": {"state": "benign"},
+          "outputs": [{"label": "benign", "level": "state", "prob": 0.6, "mc_mean": 0.4},
+                      {"label": "malignant", "level": "state", "prob": 0.4, "mc_mean": 0.6},
+                      {"label": "left", "level": "position", "prob": 0.9}]}
+    rows = vc.findings_rows(mt)
+    assert [r["label"] for r in rows] == ["state", "benign", "malignant", "position", "left"]
+    assert next(r for r in rows if r["label"] == "benign")["on_path"]  # the prediction, not the MC argmax
+    df = vc.findings_table(mt)
+    assert list(df["finding"])[:2] == ["STATE", "\u2003└ benign"]
+
+
+def test_mc_bands_draw_each_rows_own_threshold():
+    rows = [{"label": "a", "prob": 0.3, "mc_mean": 0.3, "ci_low": 0.2, "ci_high": 0.4, "threshold": 0.25},
+            {"label": "b", "prob": 0.6, "mc_mean": 0.6, "ci_low": 0.5, "ci_high": 0.7, "threshold": 0.7}]
+    fig = vc.mc_bands(rows, threshold=None)
+    assert len(fig.data) == 2 and sorted(fig.data[1].x) == [0.25, 0.7]

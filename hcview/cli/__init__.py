@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "risk": "risk_cmd",
     "bench": "bench_cmd",
     "demo": "demo_cmd",
+    "report": "report_cmd",
 }
 
 
