@@ -82,6 +82,8 @@ def _is_dense_block(m: nn.Module) -> bool:
 
 
 def _bn_scale_shift(bn: nn.BatchNorm2d):
+    if bn.running_var is None or bn.running_mean is None:
+        raise NotAChain("a BatchNorm without running statistics")
     k = bn.weight / torch.sqrt(bn.running_var + bn.eps) if bn.affine else 1.0 / torch.sqrt(bn.running_var + bn.eps)
     shift = (bn.bias if bn.affine else 0.0) - bn.running_mean * k
     return k.detach(), shift.detach()
@@ -89,7 +91,7 @@ def _bn_scale_shift(bn: nn.BatchNorm2d):
 
 def _conv_params(conv: nn.Conv2d, first: bool) -> dict:
     w = conv.weight.detach()
-    return {"w": w, "wp": w.clamp(min=0), "wn": w.clamp(max=0), "first": first,
+    return {"w": w, "wp": w.clamp(min=0), "first": first,
             "stride": conv.stride, "padding": conv.padding, "dilation": conv.dilation, "groups": conv.groups}
 
 
@@ -125,10 +127,6 @@ def _trace(model: nn.Module, x: torch.Tensor):
         for h in handles:
             h.remove()
     return calls, out
-
-
-def _same(a, b) -> bool:
-    return a is b
 
 
 def _flat_of(a, b) -> bool:
@@ -178,7 +176,7 @@ def build_plan(model: nn.Module, x: torch.Tensor) -> Plan:
         if len(args) != 1:
             raise NotAChain(f"{type(mod).__name__} takes {len(args)} inputs")
         a = args[0]
-        if _same(a, prev):
+        if a is prev:
             pass
         elif _flat_of(a, prev):
             mods.append(("flatten", None))
@@ -249,7 +247,7 @@ def _group(mods: list) -> list[Unit]:
             p = _conv_params(m, first_conv)
             first_conv = False
             if isinstance(nxt, (nn.AvgPool2d,)) and m.kernel_size == (1, 1) and m.stride == (1, 1) and \
-                    m.padding == (0, 0) and nxt.padding == 0:
+                    m.padding == (0, 0) and nxt.padding == 0 and nxt.divisor_override is None:
                 p["pool"] = nxt
                 units.append(Unit("conv", [m, nxt], p))
                 i += 1
@@ -359,7 +357,9 @@ def _conv_rule(p: dict, x, r):
         return g
 
     g = part(p["wp"], r[0])
-    if r[1] is not None:
+    if r[1] is not None:  # channels a negative BN scale flipped: z+ of the sign-flipped layer (its negative weights)
+        if "wn" not in p:
+            p["wn"] = p["w"].clamp(max=0)
         g = g + part(p["wn"], r[1]) * -1.0
     if pool:
         g = _grad_of(lambda t: F.avg_pool2d(t, pool.kernel_size, pool.stride, 0, pool.ceil_mode, pool.count_include_pad),
