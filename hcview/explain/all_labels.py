@@ -26,24 +26,37 @@ def all_label_cams(model: nn.Module, image: torch.Tensor, targets=None, meta=Non
     """CAMs (T, H, W) in [0, 1] for ``targets`` (default: every classification output,
     ``label_space.all_outputs()``). With ``return_outputs`` also returns the model's output dict (one forward,
     no dropout)."""
-    from pytorch_grad_cam.utils.image import scale_cam_image
-
     ls = model.label_space
     resolved = ls.all_outputs() if targets is None else [ls.resolve(t) for t in targets]
-    h, w = image.shape[-2:]
     with model_lock(model):
         was_training = model.training
         model.eval()
         try:
             with torch.no_grad():
                 act, top_fn = model.cam_split(image, meta, meta_mask, text)
-            act = act.detach().requires_grad_(True)
-            with torch.enable_grad():
-                out = top_fn(act)
-                ys = [out[head][0, idx] for head, idx, _ in resolved]
-                grads = [torch.autograd.grad(y, act, retain_graph=i < len(ys) - 1)[0] for i, y in enumerate(ys)]
+            cams, out = cams_from_activation(act, top_fn, resolved, image.shape[-2:], scale)
         finally:
             model.train(was_training)
+    if return_outputs:
+        return cams, out
+    return cams
+
+
+def cams_from_activation(act: torch.Tensor, top_fn, resolved, size, scale: str = "max"):
+    """Grad-CAMs from the CAM layer's activation ``act`` and ``top_fn`` (activation -> ``{head: logits}``): one small
+    graph above the CAM layer, one gradient per target through it. Returns (T, H, W) maps and the output dict.
+    Call under the model's lock with the model in eval mode."""
+    from pytorch_grad_cam.utils.image import scale_cam_image
+
+    h, w = size
+    act = act.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = top_fn(act)
+        ys = [out[head][0, idx] for head, idx, _ in resolved]
+        grads = [torch.autograd.grad(y, act, retain_graph=i < len(ys) - 1)[0] for i, y in enumerate(ys)]
+    out = {k: v.detach() for k, v in out.items()}
+    if not ys:
+        return np.zeros((0, h, w), np.float32), out
     a = act.detach()[0]  # (C, h, w)
     g = torch.stack([gr[0] for gr in grads])  # (T, C, h, w)
     weights = g.mean(dim=(2, 3))  # (T, C)
@@ -53,10 +66,8 @@ def all_label_cams(model: nn.Module, image: torch.Tensor, targets=None, meta=Non
         # exactly pytorch-grad-cam's per-layer (min-max + resize) then multi-layer aggregation (min-max again)
         cams = scale_cam_image(np.maximum(scale_cam_image(cams, (w, h)), 0)).astype(np.float32)
     else:
-        cams = np.stack([max_resize(c, (h, w)) for c in cams]) if len(cams) else np.zeros((0, h, w), np.float32)
-    if return_outputs:
-        return cams, {k: v.detach() for k, v in out.items()}
-    return cams
+        cams = np.stack([max_resize(c, (h, w)) for c in cams])
+    return cams, out
 
 
 def max_resize(cam: np.ndarray, shape) -> np.ndarray:

@@ -1,6 +1,12 @@
-"""Layer-wise relevance propagation with zennit.
+"""Layer-wise relevance propagation.
 
-Rule sets (``spec.lrp``):
+Models that are a plain chain of layers (DenseNet blocks allowed: CIHMLC) use :mod:`hcview.explain.lrp_chain`: the
+model is canonized by its traced structure (BN -> ReLU as threshold ReLUs, transitions as one layer, head BN folded
+into the dense layer), one forward pass is replayed and kept, and one relevance pass explains every target, with
+rules that conserve relevance (flat first conv, z+ convs, epsilon dense layers, biases excluded). A map whose
+conservation falls outside [0.8, 1.2] is still marked ``approximate``.
+
+Every other model uses zennit. Rule sets (``spec.lrp``):
 
 - ``resnet-canonizer`` (HC-Net, ResNet): zennit's ``ResNetCanonizer`` (BatchNorm merged into the
   preceding conv, residual additions made explicit ``Sum`` modules) + ``EpsilonPlusFlat`` (flat rule
@@ -123,13 +129,82 @@ def _composite(model: nn.Module, skip: set = frozenset()):
     return comp, approximate, rules
 
 
+CONSERVED = (0.8, 1.2)  # a map whose relevance sum / logit falls outside stays marked approximate
+
+
+def chain_plan(model: nn.Module, image: torch.Tensor, meta=None, meta_mask=None, text=None):
+    """The chain plan of ``model`` (see :mod:`hcview.explain.lrp_chain`), or None (then zennit is used). Takes the
+    model's lock; the model is traced in eval mode the first time."""
+    if meta is not None or meta_mask is not None or text is not None:
+        return None
+    from .lrp_chain import plan_for
+
+    with model_lock(model):
+        was_training = model.training
+        model.eval()
+        try:
+            return plan_for(model, image)
+        finally:
+            model.train(was_training)
+
+
+def chain_forward(model: nn.Module, plan, image: torch.Tensor) -> dict:
+    """The model's forward pass replayed through ``plan``, every activation kept (under the model's lock, eval)."""
+    from .lrp_chain import run_forward
+
+    with model_lock(model):
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                return run_forward(plan, image)
+        finally:
+            model.train(was_training)
+
+
+def chain_maps(model: nn.Module, plan, stored: dict, resolved) -> list[LRPMap]:
+    """LRP maps for resolved targets (head, index, label) from a stored chain forward pass: one relevance pass per
+    head, every target of that head in one batch."""
+    from .lrp_chain import RULES, relevance
+
+    by_head: dict = {}
+    for k, (head, idx, _) in enumerate(resolved):
+        by_head.setdefault(head, []).append((k, idx))
+    rel = [None] * len(resolved)
+    for head, items in by_head.items():
+        r = relevance(plan, stored, head, [i for _, i in items])
+        for (k, _), rr in zip(items, r):
+            rel[k] = rr
+    res = []
+    for (head, idx, label), r3 in zip(resolved, rel):
+        logit = float(stored["out"][head][0, idx])
+        r = r3.sum(0).detach().cpu().double().numpy()
+        total = float(r.sum())
+        pos = np.maximum(r, 0)
+        heat = (pos / pos.max()) if pos.max() > 0 else pos
+        cons = total / logit if abs(logit) > 1e-12 else float("nan")
+        ok = CONSERVED[0] <= cons <= CONSERVED[1]
+        res.append(LRPMap(label, head, idx, r.astype(np.float32), heat.astype(np.float32), logit, total, cons,
+                          not ok, RULES if ok else RULES + f"; relevance conservation {cons:.2f} is outside "
+                          f"[{CONSERVED[0]}, {CONSERVED[1]}]"))
+    return res
+
+
 def lrp(model: nn.Module, image: torch.Tensor, targets, meta=None, meta_mask=None, text=None) -> list[LRPMap]:
     """LRP maps for one case (``image`` (1,3,H,W)) and each target (see ``LabelSpace.resolve``)."""
+    ls = model.label_space
+    resolved = [ls.resolve(t) for t in targets]
+    plan = chain_plan(model, image, meta, meta_mask, text)
+    if plan is not None:
+        return chain_maps(model, plan, chain_forward(model, plan, image), resolved)
+    return zennit_lrp(model, image, resolved, meta, meta_mask, text)
+
+
+def zennit_lrp(model: nn.Module, image: torch.Tensor, resolved, meta=None, meta_mask=None, text=None) -> list[LRPMap]:
+    """zennit's rules on a per-call copy of the model (see the module docstring)."""
     from zennit.attribution import Gradient
 
-    ls = model.label_space
-    cols = output_columns(ls)
-    resolved = [ls.resolve(t) for t in targets]
+    cols = output_columns(model.label_space)
     with model_lock(model):
         work = copy.deepcopy(model)
     work.eval()

@@ -33,11 +33,12 @@ def _seeds(seed: int, n: int) -> torch.Generator:
 
 @torch.no_grad()
 def mc_samples(model: nn.Module, image: torch.Tensor, meta=None, meta_mask=None, text=None, *, n: int = DEFAULT_PASSES,
-               seed: int = 0, fast: bool = True) -> dict[str, torch.Tensor]:
+               seed: int = 0, fast: bool = True, feats: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Probabilities of N dropout passes: ``{head: Tensor(N, B, C)}``.
 
-    ``fast``: backbone once, head N times. ``fast=False``: N full passes (reference). The model is left
-    exactly as found (no mode change, no hooks) and is locked for the duration."""
+    ``fast``: backbone once, head N times. ``fast=False``: N full passes (reference). ``feats``: the case's
+    ``forward_features`` when the caller already has them (the fast path then runs no backbone at all). The model is
+    left exactly as found (no mode change, no hooks) and is locked for the duration."""
     if n < 1:
         raise ValueError("MC dropout needs at least one pass")
     ls = model.label_space
@@ -48,7 +49,8 @@ def mc_samples(model: nn.Module, image: torch.Tensor, meta=None, meta_mask=None,
     with model_lock(model):
         with sampled_dropout(model, gen):
             if fast:
-                feats = model.forward_features(image, meta, meta_mask, text)
+                if feats is None:
+                    feats = model.forward_features(image, meta, meta_mask, text)
                 outs = [to_probs(model.forward_head(feats), ls) for _ in range(n)]
             else:
                 outs = [to_probs(model(image, meta, meta_mask, text), ls) for _ in range(n)]

@@ -93,18 +93,23 @@ class Predictor:
 
     # ---- prediction ------------------------------------------------------------------------------
     def predict(self, image, record: dict | None = None, mc: int = DEFAULT_PASSES, seed: int = 0, name=None,
-                synthetic: bool = False) -> R.CaseResult:
+                synthetic: bool = False, shared: dict | None = None) -> R.CaseResult:
+        """``shared``: ``{x, feats, out}`` of a forward pass the caller already ran on this case
+        (``hcview.infer.bundle``); MC dropout always reuses the features of this call's forward pass."""
         loaded = self.load(image, name)
-        x = self.preprocess(loaded)
+        x = self.preprocess(loaded) if shared is None else shared["x"]
         kw = self.record_inputs(record)
-        with self.lock, torch.no_grad():
-            was_training = self.model.training
-            self.model.eval()
-            feats = self.model.forward_features(x, **kw)  # = model(x) split in two: the gate reads the features
-            out = self.model.forward_head(feats)
-            self.model.train(was_training)
+        if shared is None:
+            with self.lock, torch.no_grad():
+                was_training = self.model.training
+                self.model.eval()
+                feats = self.model.forward_features(x, **kw)  # = model(x) split in two: the gate reads the features
+                out = self.model.forward_head(feats)
+                self.model.train(was_training)
+        else:
+            feats, out = shared["feats"], shared["out"]
         probs = {k: v[0].cpu().numpy() for k, v in to_probs(out, self.label_space).items()}
-        unc = summarize(mc_samples(self.model, x, n=mc, seed=seed, **kw), self.label_space,
+        unc = summarize(mc_samples(self.model, x, n=mc, seed=seed, feats=feats, **kw), self.label_space,
                         thresholds=self.thresholds) if mc and mc > 0 else None
         res = R.CaseResult(self.model_id, self.variant, self.spec.task, [], probs, unc, self.untrained,
                            synthetic_input=bool(synthetic or loaded.meta.get("synthetic")),
