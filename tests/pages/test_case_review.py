@@ -50,7 +50,7 @@ def test_explanations_show_gradcam_lrp_and_details(tmp_models_dir, tmp_var_dir):
     at.run()
     assert not at.exception, at.exception
     md = " ".join(m.value for m in at.markdown)
-    assert "Relevance conservation" in md and "approximate" in md
+    assert "Relevance conservation" in md  # the figure is shown; "approximate" only where the rules are (not CIHMLC now)
     assert at.slider(key="case_alpha").value == 0.5
     at.slider(key="case_alpha").set_value(0.8)
     at.run()
