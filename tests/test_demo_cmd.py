@@ -7,19 +7,26 @@ from hcview.cli import main
 @pytest.fixture
 def calls(monkeypatch):
     import hcview.cli.demo_cmd as demo
+    import hcview.train.postfit as postfit
     import hcview.train.trainer as trainer
 
     seen = {"train": [], "ablation": 0}
 
     def fake_train(cfg, out_dir, **kw):
         seen["train"].append(cfg)
-        return {"steps": 1, "registered": "models/x.pt" if kw.get("register") else None, "test": {}}
+        return {"steps": 1, "checkpoint": "runs/x.pt", "test": {}}
+
+    def fake_post(path, data_spec):  # the OOD gate and operating points are fitted before shipping
+        seen.setdefault("post", []).append(path)
+        return {"ood": {}}
 
     def fake_ablation(path, args, threads):
         seen["ablation"] += 1
         return {"mcnemar_p": 1.0}
 
     monkeypatch.setattr(trainer, "train", fake_train)
+    monkeypatch.setattr(postfit, "apply_post", fake_post)
+    monkeypatch.setattr(trainer, "register_checkpoint", lambda src, dst: dst)
     monkeypatch.setattr(demo, "_hcnet_ablation", fake_ablation)
     return seen
 
