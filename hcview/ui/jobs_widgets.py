@@ -104,7 +104,11 @@ def launch_form() -> None:
                                     help="stop after this many optimiser steps: a quick smoke run")
         batch = c5.number_input("Batch size", 1, 1024, int(d["batch_size"]))
         lr = c6.number_input("Learning rate", 1e-7, 10.0, float(d["lr"]), format="%.0e", step=1e-5)
-        st.markdown(f"**Loss** · {_loss_doc(model)}")
+        doc = _loss_doc(model)
+        st.markdown(f"**Loss** · {doc}")
+        if "class-weighted" in doc.lower():
+            st.caption("The class weights are part of this paper's loss and always on: the train command has no "
+                       "switch for them.")
         hb = {}
         if d.get("loss") == "hbce":
             h1, h2, h3 = st.columns(3)
