@@ -106,6 +106,9 @@ def render_html(report: CaseReport) -> str:
                    f"<td class='num'>{mc}</td><td class='num'>{ci}</td><td class='num'>{_num(r.get('threshold'))}</td>"
                    f"<td>{e(review)}</td></tr>")
     out.append("</table>")
+    if d.get("inconsistencies"):
+        out.append("<p><b>Hierarchy violations</b> (a finding positive at its operating point while its parent is "
+                   "negative at its own):</p><ul>" + "".join(f"<li>{e(x)}</li>" for x in d["inconsistencies"]) + "</ul>")
     if d.get("regression"):
         r = d["regression"]
         out.append("<p>" + (f"Nodule marker: x {_num(r.get('x_px'), '.0f')} px, y {_num(r.get('y_px'), '.0f')} px, size "

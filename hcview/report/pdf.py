@@ -176,6 +176,11 @@ def render_pdf(report: CaseReport) -> bytes:
                      _num(r.get("threshold")), review])
     doc.table(["finding", "call", "p", "MC mean ± sd", "95% interval", "threshold", "review"], rows,
               [48, 15, 10, 22, 19, 17, 51])
+    if d.get("inconsistencies"):
+        doc.para("Hierarchy violations (a finding positive at its operating point while its parent is negative at "
+                 "its own):", 8, True)
+        for x in d["inconsistencies"]:
+            doc.para(f"• {x}", 7.5)
     if d.get("regression"):
         r = d["regression"]
         doc.para(f"Nodule marker: x {_num(r.get('x_px'), '.0f')} px, y {_num(r.get('y_px'), '.0f')} px, size "
