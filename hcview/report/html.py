@@ -10,6 +10,8 @@ from hcview.text import escape_html
 
 from .case import CaseReport
 
+CALL_NOTE = ("p: one deterministic pass. Calls use the MC-dropout mean when MC dropout ran (else p), against each "
+             "label's operating threshold (chosen on validation data); a softmax level's call is its predicted class.")
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'"
 
 STYLE = """
@@ -106,6 +108,7 @@ def render_html(report: CaseReport) -> str:
                    f"<td class='num'>{mc}</td><td class='num'>{ci}</td><td class='num'>{_num(r.get('threshold'))}</td>"
                    f"<td>{e(review)}</td></tr>")
     out.append("</table>")
+    out.append(f"<p class='muted'>{e(CALL_NOTE)}</p>")
     if d.get("inconsistencies"):
         out.append("<p><b>Hierarchy violations</b> (a finding positive at its operating point while its parent is "
                    "negative at its own):</p><ul>" + "".join(f"<li>{e(x)}</li>" for x in d["inconsistencies"]) + "</ul>")

@@ -176,6 +176,9 @@ def render_pdf(report: CaseReport) -> bytes:
                      _num(r.get("threshold")), review])
     doc.table(["finding", "call", "p", "MC mean ± sd", "95% interval", "threshold", "review"], rows,
               [48, 15, 10, 22, 19, 17, 51])
+    from .html import CALL_NOTE
+
+    doc.para(CALL_NOTE, 7, colour=GREY)
     if d.get("inconsistencies"):
         doc.para("Hierarchy violations (a finding positive at its operating point while its parent is negative at "
                  "its own):", 8, True)
