@@ -8,10 +8,8 @@ import base64
 
 from hcview.text import escape_html
 
-from .case import CaseReport
+from .case import CALL_NOTE, CaseReport
 
-CALL_NOTE = ("p: one deterministic pass. Calls use the MC-dropout mean when MC dropout ran (else p), against each "
-             "label's operating threshold (chosen on validation data); a softmax level's call is its predicted class.")
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'"
 
 STYLE = """
