@@ -146,7 +146,14 @@ def test_report_command_writes_three_files_and_one_error_line(iso, tmp_path, cap
     bad.write_bytes(b"not an image")
     for argv in (["report", "--model", "hcnet", "--input", str(bad)],
                  ["report", "--model", "hcnet", "--input", str(tmp_path / "missing.dcm")],
-                 ["report", "--model", "hcnet", "--input", str(src), "--explain", "magic"]):
+                 ["report", "--model", "hcnet", "--input", str(src), "--explain", "magic"],
+                 ["report", "--model", "hcnet", "--input", str(tmp_path)],
+                 ["report", "--model", "hcnet", "--input", str(src), "--alpha", "2"],
+                 ["report", "--model", "hcnet", "--input", str(src), "--mc", "-1"],
+                 ["report", "--model", "hcnet", "--input", str(src), "--format", "docx"],
+                 ["report", "--model", "hcnet", "--input", str(src), "--cmap", "jet"],
+                 ["report", "--model", "hcnet", "--input", str(src), "--frame", "9"],
+                 ["report", "--model", "nosuchmodel", "--input", str(src)]):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error:"), err

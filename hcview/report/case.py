@@ -18,6 +18,8 @@ import numpy as np
 
 DISCLAIMER = "Research software: not for clinical diagnosis."
 SYNTHETIC_MODEL_TEXT = "Trained on synthetic phantoms only: not meaningful on real scans."
+CALL_NOTE = ("p: one deterministic pass. Calls use the MC-dropout mean when MC dropout ran (else p), against each "
+             "label's operating threshold (chosen on validation data); a softmax level's call is its predicted class.")
 METHOD_NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++", "eigencam": "EigenCAM", "lrp": "LRP"}
 
 

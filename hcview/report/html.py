@@ -8,7 +8,7 @@ import base64
 
 from hcview.text import escape_html
 
-from .case import CaseReport
+from .case import CALL_NOTE, CaseReport
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'"
 
@@ -106,6 +106,10 @@ def render_html(report: CaseReport) -> str:
                    f"<td class='num'>{mc}</td><td class='num'>{ci}</td><td class='num'>{_num(r.get('threshold'))}</td>"
                    f"<td>{e(review)}</td></tr>")
     out.append("</table>")
+    out.append(f"<p class='muted'>{e(CALL_NOTE)}</p>")
+    if d.get("inconsistencies"):
+        out.append("<p><b>Hierarchy violations</b> (a finding positive at its operating point while its parent is "
+                   "negative at its own):</p><ul>" + "".join(f"<li>{e(x)}</li>" for x in d["inconsistencies"]) + "</ul>")
     if d.get("regression"):
         r = d["regression"]
         out.append("<p>" + (f"Nodule marker: x {_num(r.get('x_px'), '.0f')} px, y {_num(r.get('y_px'), '.0f')} px, size "

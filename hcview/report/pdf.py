@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hcview.text import one_line
 
-from .case import CaseReport
+from .case import CALL_NOTE, CaseReport
 
 GREY, RED, ORANGE, GREEN, BLUE = (91, 100, 117), (192, 57, 43), (230, 126, 34), (46, 139, 87), (44, 127, 184)
 
@@ -176,6 +176,12 @@ def render_pdf(report: CaseReport) -> bytes:
                      _num(r.get("threshold")), review])
     doc.table(["finding", "call", "p", "MC mean ± sd", "95% interval", "threshold", "review"], rows,
               [48, 15, 10, 22, 19, 17, 51])
+    doc.para(CALL_NOTE, 7, colour=GREY)
+    if d.get("inconsistencies"):
+        doc.para("Hierarchy violations (a finding positive at its operating point while its parent is negative at "
+                 "its own):", 8, True)
+        for x in d["inconsistencies"]:
+            doc.para(f"• {x}", 7.5)
     if d.get("regression"):
         r = d["regression"]
         doc.para(f"Nodule marker: x {_num(r.get('x_px'), '.0f')} px, y {_num(r.get('y_px'), '.0f')} px, size "

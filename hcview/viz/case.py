@@ -152,9 +152,7 @@ def findings_rows(summary: dict, max_children: int | None = None) -> list[dict]:
         for e in summary["edges"]:
             children.setdefault(e["parent"], []).append(e["child"])
             if e.get("inconsistent"):
-                violated[(e["parent"], e["child"])] = (
-                    f"positive (>= {e.get('t_child', 0.5):.2f}) while parent {e['parent']} is negative "
-                    f"(< {e.get('t_parent', 0.5):.2f})")
+                violated[(e["parent"], e["child"])] = f"violation: parent {e['parent']} is negative"
         seen = set()
 
         def visit(label: str, depth: int, parent: str | None):

@@ -105,3 +105,73 @@ def test_feedback_saved_and_agreement_table(tmp_models_dir, tmp_var_dir):
     assert not ev.exception, ev.exception
     df = ev.dataframe[0].value
     assert int(df["disagree"].sum()) == 1 and df["agreement"].iloc[0] == 0.0
+
+
+def _multiframe_dicom(path, frames: int = 3) -> None:
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.Modality, ds.PatientName = "CT", "Doe^Jane"
+    ds.Rows = ds.Columns = 32
+    ds.NumberOfFrames, ds.SamplesPerPixel, ds.PhotometricInterpretation = frames, 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = (np.arange(frames * 32 * 32) % 4000).astype(np.uint16).tobytes()
+    ds.save_as(str(path), enforce_file_format=True)
+
+
+def test_multiframe_dicom_lists_each_frame_and_batch_runs_the_worklist(tmp_models_dir, tmp_var_dir, tmp_path):
+    dcm = tmp_path / "series.dcm"
+    _multiframe_dicom(dcm)
+
+    def add(path):
+        from hcview.ui.case import state as S
+
+        S.add_file(open(path, "rb").read(), "series.dcm")
+        S.add_file(b"garbage", "bad.png")
+
+    at = _page()
+    seed = AppTest.from_function(add, args=(str(dcm),), default_timeout=60)
+    seed.run()
+    assert not seed.exception, seed.exception
+    items = seed.session_state["case_worklist"]
+    assert [it["name"] for it in items] == ["series.dcm · frame 1/3", "series.dcm · frame 2/3", "series.dcm · frame 3/3",
+                                            "bad.png"]
+    assert items[1]["id"].endswith("#1") and items[3]["error"]
+    at.session_state["case_worklist"] = items
+    at.session_state["case_tab"] = "Worklist"
+    at.run()
+    at.selectbox(key="case_model").set_value("hcnet")
+    at.number_input(key="case_mc").set_value(2)
+    at.run()
+    run = next(b for b in at.button if b.label.startswith("Run all 4"))
+    run.click()
+    at.run()
+    assert not at.exception, at.exception
+    df = at.session_state["case_batch"]["csv"]
+    assert list(df["path"]) == [it["name"] for it in items]
+    assert (df["error"] != "").tolist() == [False, False, False, True]
+    assert {"ood", "ood_score", "uncertain", "p:disease:glioma", "sd:disease:glioma"} <= set(df.columns)
+    status = list(at.dataframe[0].value["status"])
+    assert status[3] == "unreadable" and all(s != "not run" for s in status)
+
+
+def test_records_are_matched_by_file_name_or_id_column():
+    import pandas as pd
+
+    from hcview.ui.case.records import check_columns, match_record
+
+    df = pd.DataFrame({"Image Index": ["dir/00000001_000.png", "x.png"], "Patient Age": [58, 3],
+                       "Patient Gender": ["M", None], "report": ["large heart", None], "mrn": ["a", "b"]})
+    row, col = match_record(df, "00000001_000.png")
+    assert col == "Image Index" and row["Patient Age"] == 58 and row["report"] == "large heart"
+    assert match_record(df, "00000001_000")[0] is not None  # stem only
+    assert match_record(df, "nothing.png") == (None, None)
+    assert match_record(df, "b", id_column="mrn")[0]["Patient Age"] == 3
+    assert check_columns(df.columns) == (["age", "sex"], ["view"], True)
+    assert check_columns(["foo", "bar"]) == ([], ["age", "sex", "view"], False)

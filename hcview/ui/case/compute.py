@@ -117,12 +117,17 @@ def result(item: dict, pred, mc: int, record: dict | None, progress=True):
 
 
 # ---- explanations --------------------------------------------------------------------------------------------------
-def gradcams(item: dict, pred, res, record: dict | None) -> dict:
+def gradcams(item: dict, pred, res, record: dict | None, progress=False) -> dict:
     """Grad-CAM of every classification output, (head, index) -> map dict, from ONE backbone pass."""
     key = (item["id"], *model_key(pred), record_key(record))
     hit = CAMS.get(key)
     if hit is None:
-        maps = pred.explain(res, ("gradcam",), "ranked")
+        bar = st.progress(0.1, text="Grad-CAM for every output (one backbone pass)…") if progress else None
+        try:
+            maps = pred.explain(res, ("gradcam",), "ranked")
+        finally:
+            if bar is not None:
+                bar.empty()
         hit = CAMS.put(key, {(m["head"], m["index"]): m for m in maps})
     return hit
 

@@ -56,7 +56,7 @@ def render_explanations(item: dict, disp, pred, res, record, window) -> dict:
     """Draws the tab; returns the settings (for the report)."""
     s = controls(pred, res)
     view = compute.view(item, disp, window, PANEL_SIDE)
-    cams = compute.gradcams(item, pred, res, record)
+    cams = compute.gradcams(item, pred, res, record, progress=True)
     target = s["target"]
     cam = cams.get(tuple(target))
     lrp = compute.lrp(item, pred, res, record, target)

@@ -129,12 +129,14 @@ def batch(model_id: str, model_name: str, mc: int) -> None:
 
 def run_batch(items: list[dict], model_id: str, mc: int) -> pd.DataFrame:
     """The worklist through ``hcview.infer.batch.predict_files`` (uploads written to a private temp folder; a frame
-    of a multi-frame DICOM other than the first goes through the single-case path into the same columns)."""
+    of a multi-frame DICOM other than the first goes through the single-case path into the same columns). One row
+    per case, in worklist order, ``path`` being the case's name."""
     from hcview.infer.batch import output_columns, predict_files
 
     pred = compute.predictor(model_id)
     bar = st.progress(0.0, text=f"Running {len(items)} cases…")
-    rows: list[dict] = []
+    rows: dict[int, dict] = {}
+    total = max(len(items), 1)
     with tempfile.TemporaryDirectory(prefix="hcview-worklist-") as tmp:
         files, owners = [], []
         for i, it in enumerate(items):
@@ -146,36 +148,36 @@ def run_batch(items: list[dict], model_id: str, mc: int) -> pd.DataFrame:
             else:
                 p = Path(it["src"])
             files.append(p)
-            owners.append(it)
+            owners.append(i)
         chunk = 8
-        extra = [it for it in items if it["frame"] > 0]
-        total = len(files) + len(extra)
         for start in range(0, len(files), chunk):
             part = predict_files(pred, files[start:start + chunk], mc=mc, progress=False, workers=0)
-            for it, r in zip(owners[start:start + chunk], part.to_dict("records")):
-                rows.append({**r, "path": it["name"]})
-                _status_from_row(it, model_id, r, pred)
-            done = min(start + chunk, len(files))
-            bar.progress(done / max(total, 1), text=f"{done} of {total} cases")
+            for i, r in zip(owners[start:start + chunk], part.to_dict("records")):
+                rows[i] = {**r, "path": items[i]["name"]}
+                _status_from_row(items[i], model_id, r, pred)
+            bar.progress(len(rows) / total, text=f"{len(rows)} of {len(items)} cases")
         cols = output_columns(pred.label_space)
-        for k, it in enumerate(extra):
+        for i, it in enumerate(items):
+            if it["frame"] == 0:
+                continue
             r = {"path": it["name"], "error": ""}
             try:
                 res = compute.result(it, pred, mc, None, progress=False)
                 r.update({"ood": int(bool(res.ood)), "ood_score": res.ood_score, "uncertain": int(res.uncertain)})
-                for name, h, i in cols:
-                    r[f"p:{name}"] = float(res.probs[h][i])
+                for name, h, k in cols:
+                    r[f"p:{name}"] = float(res.probs[h][k])
                     if res.uncertainty:
-                        r[f"sd:{name}"] = float(res.uncertainty[h].std[i]) if h in res.uncertainty else float("nan")
+                        r[f"sd:{name}"] = float(res.uncertainty[h].std[k]) if h in res.uncertainty else float("nan")
             except Exception as e:
                 r["error"] = describe(e)[0]
-            rows.append(r)
+            rows[i] = r
             _status_from_row(it, model_id, r, pred)
-            bar.progress((len(files) + k + 1) / max(total, 1), text=f"{len(files) + k + 1} of {total} cases")
+            bar.progress(len(rows) / total, text=f"{len(rows)} of {len(items)} cases")
     bar.empty()
-    order = list(dict.fromkeys(["path", "ood", "ood_score", "uncertain"] + [c for r in rows for c in r]))
+    ordered = [rows[i] for i in sorted(rows)]
+    order = list(dict.fromkeys(["path", "ood", "ood_score", "uncertain"] + [c for r in ordered for c in r]))
     order = [c for c in order if c != "error"] + ["error"]
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame(ordered)
     for c in order:
         if c not in df.columns:
             df[c] = ""

@@ -7,6 +7,15 @@ import streamlit as st
 from hcview.text import escape_markdown as md
 
 
+def _name(model_id: str) -> str:
+    try:
+        from hcview.models import get_spec
+
+        return get_spec(model_id).name
+    except Exception:  # a model no longer registered: its id
+        return model_id
+
+
 def render_reader_agreement() -> None:
     from hcview.report import feedback as FB
 
@@ -24,11 +33,12 @@ def render_reader_agreement() -> None:
         return
     models = sorted({r["model"] for r in rows})
     c1, c2 = st.columns([2, 5], vertical_alignment="bottom")
-    model = c1.selectbox("Model", models, key="ev_agree_model")
+    model = c1.selectbox("Model", models, key="ev_agree_model", format_func=_name)
     mine = [r for r in rows if r["model"] == model]
     df = FB.agreement(mine).drop(columns=["model"])
-    c2.caption(f"{len(mine)} verdicts on {len({r['case_hash'] for r in mine})} cases by "
-               f"{len({r['reader'] for r in mine})} reader(s), all versions of {md(model)}. Agreement = agree / "
+    n, cases, readers = len(mine), len({r["case_hash"] for r in mine}), len({r["reader"] for r in mine})
+    c2.caption(f"{n} verdict{'s' if n != 1 else ''} on {cases} case{'s' if cases != 1 else ''} by {readers} "
+               f"reader{'s' if readers != 1 else ''}, all versions of {md(_name(model))}. Agreement = agree / "
                "(agree + disagree); unsure is left out.")
     st.dataframe(df.sort_values(["verdicts", "label"], ascending=[False, True]), hide_index=True, width="stretch",
                  column_config={"agreement": st.column_config.ProgressColumn("agreement", min_value=0.0,

@@ -30,24 +30,30 @@ def render_panel(spec, ctx: PanelContext) -> None:
 
 
 def findings_table(summary: dict, max_children: int | None = None, height: int | str | None = None,
-                   key: str = "findings") -> None:
-    """The findings as an indented tree with probability bars (``hcview.viz.case.findings_table``)."""
+                   key: str = "findings", compact: bool = False) -> None:
+    """The findings as an indented tree with probability bars (``hcview.viz.case.findings_table``); ``compact``
+    (for a half-width column) leaves out the interval and threshold columns."""
     from hcview.viz import case as vc
 
     df = vc.findings_table(summary, max_children)
-    cfg = {"finding": st.column_config.TextColumn("finding", width="medium"),
-           "call": st.column_config.TextColumn("call", width="small",
+    cfg = {"finding": st.column_config.TextColumn("finding", width=230),
+           "call": st.column_config.TextColumn("call", width=75,
                                                help="sigmoid outputs: positive when the MC mean (else p) reaches the "
                                                     "label's operating threshold; softmax: the predicted class"),
-           "p": st.column_config.ProgressColumn("p", min_value=0.0, max_value=1.0, format="%.2f", width="small"),
-           "MC mean ± sd": st.column_config.TextColumn("MC mean ± sd", width="small"),
-           "95% interval": st.column_config.TextColumn("95% interval", width="small"),
-           "threshold": st.column_config.NumberColumn("threshold", format="%.2f", width="small",
+           "p": st.column_config.ProgressColumn("p", min_value=0.0, max_value=1.0, format="%.2f", width=95),
+           "MC mean ± sd": st.column_config.TextColumn("MC mean ± sd", width=110),
+           "95% interval": st.column_config.TextColumn("95% interval", width=100),
+           "threshold": st.column_config.NumberColumn("threshold", format="%.2f", width=80,
                                                       help="the label's operating point, chosen on validation data"),
            "review": st.column_config.TextColumn("review", width="large")}
-    if df["threshold"].isna().all():
+    if compact:
+        df = df.drop(columns=["95% interval", "threshold"])
+        cfg["finding"] = st.column_config.TextColumn("finding", width=190)
+    if (df["review"] == "").all():
+        df = df.drop(columns=["review"])
+    if "threshold" in df and df["threshold"].isna().all():
         df = df.drop(columns=["threshold"])
     if not (df["MC mean ± sd"] != "").any():
-        df = df.drop(columns=["MC mean ± sd", "95% interval"])
+        df = df.drop(columns=[c for c in ("MC mean ± sd", "95% interval") if c in df])
     st.dataframe(df, hide_index=True, width="stretch", column_config=cfg, key=f"{key}_findings",
                  height=height or min(36 + 35 * len(df), 36 + 35 * 30))

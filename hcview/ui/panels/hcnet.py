@@ -23,4 +23,4 @@ def render(ctx) -> None:
                         width="stretch", key=f"{ctx.key}_sunburst", config={"displayModeBar": False})
         st.caption("Each ring's share is the probability within its parent; hover for values.")
     with right:
-        findings_table(j, max_children=8, key=ctx.key)
+        findings_table(j, max_children=8, key=ctx.key, compact=True)

@@ -27,4 +27,4 @@ def render(ctx) -> None:
             st.plotly_chart(vc.nodule_marker(ctx.image, r), width="stretch", key=f"{ctx.key}_marker",
                             config={"displayModeBar": False})
     with right:
-        findings_table(j, key=ctx.key)
+        findings_table(j, key=ctx.key, compact=True)
