@@ -535,9 +535,24 @@ except Exception as e:
 print("BENCH-JSON " + json.dumps(out))
 '''
 
-_IMPORT_SCRIPT = ("import streamlit; import hcview.ui.common, hcview.ui.jobs_widgets; "
-                  "from hcview.models.catalog import catalog; catalog()")
-
+_IMPORT_SCRIPT = r'''
+import json, time
+t = [time.perf_counter()]
+import streamlit
+t.append(time.perf_counter())
+import hcview.ui.common, hcview.ui.jobs_widgets
+t.append(time.perf_counter())
+from hcview.models.catalog import catalog
+t.append(time.perf_counter())
+catalog(with_params=False)
+t.append(time.perf_counter())
+catalog()
+t.append(time.perf_counter())
+steps = ["import streamlit", "import hcview.ui.common + jobs_widgets (the app's imports)",
+         "import hcview.models.catalog (torch, torchvision)", "catalog(with_params=False) (the registry imports every "
+         "paper module)", "catalog() parameter counts (all 8 variants built on the meta device)"]
+print("BENCH-JSON " + json.dumps({"steps": [{"step": s, "seconds": round(b - a, 2)} for s, a, b in zip(steps, t, t[1:])]}))
+'''
 
 def _free_port() -> int:
     import socket
@@ -641,16 +656,20 @@ def app_reruns(var_dir: str, n: int, threads: int) -> dict:
     return {"error": (p.stderr or p.stdout)[-500:]}
 
 
-def app_imports(var_dir: str, top: int = 10) -> dict:
-    """``python -X importtime`` of what the app's first page imports and computes (streamlit, the shared sidebar, the
-    model catalog): the heaviest top-level packages by cumulative time, and the total."""
+def app_imports(var_dir: str, top: int = 8) -> dict:
+    """What the app's first page pays for before it renders (streamlit, the shared sidebar's model catalog), step by
+    step, and ``python -X importtime``'s heaviest third-party packages (cumulative, where first imported)."""
     from hcview import paths
 
     t = time.perf_counter()
     p = subprocess.run([sys.executable, "-X", "importtime", "-c", _IMPORT_SCRIPT], cwd=paths.ROOT,
                        env=_env(var_dir, 1), capture_output=True, text=True, timeout=600)
     wall = time.perf_counter() - t
-    rows = []
+    steps = []
+    for line in p.stdout.splitlines():
+        if line.startswith("BENCH-JSON "):
+            steps = json.loads(line[len("BENCH-JSON "):])["steps"]
+    first: dict = {}
     for line in p.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
@@ -659,17 +678,12 @@ def app_imports(var_dir: str, top: int = 10) -> dict:
             cum = int(parts[1])
         except ValueError:
             continue
-        name = parts[2].rstrip()
-        depth = (len(name) - len(name.lstrip())) // 2
-        rows.append((name.strip(), cum, depth))
-    firsts = {}
-    for name, cum, depth in rows:  # top-level packages, first import (where they are paid for)
+        name = parts[2].strip()
         root = name.split(".")[0]
-        if depth == 0 or name.count(".") == 0:
-            firsts[root] = max(firsts.get(root, 0), cum)
-    heavy = sorted(firsts.items(), key=lambda kv: -kv[1])[:top]
-    return {"wall_s": wall, "top": [{"module": k, "cumulative_s": round(v / 1e6, 2)} for k, v in heavy],
-            "script": _IMPORT_SCRIPT}
+        if name == root and root not in ("hcview", "encodings") and root not in first:
+            first[root] = cum
+    heavy = sorted(first.items(), key=lambda kv: -kv[1])[:top]
+    return {"wall_s": wall, "steps": steps, "top": [{"module": k, "cumulative_s": round(v / 1e6, 2)} for k, v in heavy]}
 
 
 # ---------------------------------------------------------------------------------------------- memory
@@ -781,7 +795,7 @@ def run(args) -> int:
         rows = []
         for mid in models:
             say(f"model table: {mid}")
-            rows.append(bench_model(mid, args.variant, str(device), rounds, quick, args.mc))
+            rows.append(bench_model(mid, args.variant, str(device), max(1, rounds - 1), quick, args.mc))
         result["models"] = rows
         lap("models")
     if "memory" not in skip:
@@ -981,8 +995,10 @@ def markdown_lines(r: dict, validity: dict | None) -> list[str]:
                      + ": the page predicts, explains and renders again on every rerun (nothing cached per case).")
         imp = app.get("imports")
         if imp:
-            L.append(f"- Imports behind the first page (`python -X importtime`, {imp['wall_s']:.1f} s wall for "
-                     f"`{imp['script']}`): " + ", ".join(f"{t['module']} {t['cumulative_s']:.1f} s" for t in imp["top"]) + ".")
+            L.append(f"- What the first page pays for (a fresh process, {imp['wall_s']:.1f} s wall under "
+                     "`python -X importtime`): " + "; ".join(f"{st['step']} {st['seconds']:.1f} s" for st in imp["steps"])
+                     + ". Heaviest packages (cumulative, where first imported): "
+                     + ", ".join(f"{t['module']} {t['cumulative_s']:.1f} s" for t in imp["top"]) + ".")
     if mem:
         for v, mm in mem.items():
             if "error" in mm:
