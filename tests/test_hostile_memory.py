@@ -129,7 +129,9 @@ def test_deflate_bomb_predict_peak_memory_under_1gb(bomb):
 def test_deflate_bomb_costs_little_on_top_of_torch(bomb):
     """In a process that already holds torch (a training worker, the UI), reading the bomb adds under 64 MB
     to the peak: it is refused from its header, nothing is inflated."""
+    warm = ROOT / "data" / "samples" / "dicom" / "siim_pneumothorax_sample.dcm"  # the reader's imports, paid first
     code = ("import resource, sys, torch; from hcview.data.io import load_image; "
+            f"load_image({str(warm)!r})\n"
             "a = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             "try:\n    load_image(sys.argv[1])\nexcept Exception as e:\n    print(type(e).__name__)\n"
             "print(a, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
