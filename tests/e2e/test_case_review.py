@@ -68,8 +68,9 @@ def test_case_review_worklist_compare_explain_feedback_reports(page):
     _tab(page, "Compare models")
     box = page.locator("[data-testid='stMultiSelect']").first
     _after(page, lambda: (box.click(), page.get_by_role("option").filter(has_text="HC-Net").first.click()))
-    page.keyboard.press("Escape")
+    page.locator("h1").first.click()  # close the drop-down
     page.get_by_role("heading", name="HC-Net").wait_for(timeout=120_000)
+    page.wait_for_timeout(300)
     assert page.get_by_role("heading", name="CIHMLC (HBCE)").count() == 1
     assert page.get_by_text("out of distribution").count() >= 1  # a chest X-ray through the brain-MRI model
     _shot(page, "3_compare")
