@@ -203,6 +203,17 @@ def _epoch_chart(ep: pd.DataFrame, cols: list[str]):
             .properties(height=220))
 
 
+def _step_chart(steps: pd.DataFrame):
+    """Loss per optimiser step; points while there are few, so the first step is visible; integer steps."""
+    import altair as alt
+
+    df = steps[["step", "loss"]].dropna()
+    return (alt.Chart(df).mark_line(point=len(df) <= 30)
+            .encode(x=alt.X("step:Q", axis=alt.Axis(format="d", tickMinStep=1)), y=alt.Y("loss:Q"),
+                    tooltip=["step", alt.Tooltip("loss:Q", format=".4f")])
+            .properties(height=220))
+
+
 def _promotable(job: dict, active: dict[tuple[str, str], int | None]) -> int | None:
     """The version a succeeded job added, when it is not the active one."""
     v = (job.get("result") or {}).get("version")
@@ -295,9 +306,8 @@ def job_detail(job: dict, names: dict, promotable: int | None, active_rows: dict
     lc, rc = st.columns(2)
     with lc:
         if series["steps"]:
-            df = pd.DataFrame(series["steps"]).set_index("step")
             st.caption("Training loss per step")
-            st.line_chart(df[["loss"]], height=220, x_label="step", y_label="loss")
+            st.altair_chart(_step_chart(pd.DataFrame(series["steps"])), width="stretch")
         else:
             st.caption("Training loss per step: no step yet.")
     with rc:

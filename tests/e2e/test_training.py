@@ -80,6 +80,7 @@ def test_submit_watch_promote_and_cancel(page):
     second = _submit(page, 0)
     row2 = _row(page, second)
     _wait_text(row2, r"step\s+[1-9]\d*/\d+", 240)
+    page.shot("running")
     row2.get_by_role("button", name="Cancel").click()
     page.settle()
     text = _wait_text(row2, r"cancelled", 120)
