@@ -2,9 +2,29 @@
 by the data layer and the metric readers."""
 from __future__ import annotations
 
+import zlib
+
 from hcview.errors import CsvError
 
 DELIMITERS = (",", ";", "\t", "|")
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gunzip_bounded(data: bytes, name: str, limit: int) -> bytes:
+    """``data`` inflated when it is gzip (a ``.csv.gz``), else unchanged. Inflation stops at ``limit`` bytes: a
+    gzip bomb or a file that inflates past the input limit is a one-line :class:`CsvError`, never a memory spike."""
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(data, limit + 1)
+    except zlib.error as e:
+        raise CsvError(f"{name}: a damaged gzip file ({e})") from None
+    if len(out) > limit or d.unconsumed_tail:
+        raise CsvError(f"{name}: inflates to more than the {limit // (1024 * 1024)} MB input limit")
+    if not d.eof:
+        raise CsvError(f"{name}: a truncated gzip file")
+    return out
 
 
 def decode_text(data: bytes, name: str) -> str:

@@ -1,5 +1,3 @@
-import os
-
 import streamlit as st
 
 from hcview.errors import InputError
@@ -98,25 +96,32 @@ def model_tab() -> None:
 
 # ------------------------------------------------------------------------------------ external tab
 def external_tab() -> None:
-    st.caption("Upload one or more predictions CSVs (one row per case, a truth and a score column per label). "
-               "Several files are compared label by label with a Friedman test on AUROC.")
-    files = st.file_uploader("Predictions CSV(s)", type=["csv", "tsv", "txt"], accept_multiple_files=True,
+    X.init_state()
+    st.caption("Upload one or more predictions CSVs (one row per case, a truth and a score column per label; "
+               ".csv.gz too). Several files are compared label by label with a Friedman test on AUROC.")
+    st.button("Load the bundled example: a peer's CheXNet reproduction (22,433 NIH test images)",
+              on_click=X.load_peer_example, key="ext_example",
+              help="predictions and published per-label AUROCs of a public CheXNet reproduction, with the NIH "
+                   "labels in a separate truth file joined on 'Image Index'")
+    files = st.file_uploader("Predictions CSV(s)", type=X.UPLOAD_TYPES, accept_multiple_files=True,
                              key="ext_files")
     paths_text = st.text_input("…or CSV path(s) on this machine (comma separated)", key="ext_paths",
-                               value=os.environ.get("HCVIEW_EVAL_PREDICTIONS", ""),
                                help="only files in the bundled samples or in a dataset folder the administrator "
                                     "allows (HCVIEW_DATA_ROOTS)")
-    with st.expander("Truths in a separate file, joined by ID"):
+    with st.expander("Truths in a separate file, joined by ID",
+                     expanded=bool(st.session_state.get("ext_truth_path") or st.session_state.get("ext_id_column"))):
         t1, t2 = st.columns([3, 2])
-        truth_file = t1.file_uploader("Truth CSV", type=["csv", "tsv", "txt"], key="ext_truth_file")
+        truth_file = t1.file_uploader("Truth CSV", type=X.UPLOAD_TYPES, key="ext_truth_file")
         truth_text = t1.text_input("…or truth CSV path on this machine", key="ext_truth_path",
                                    help="only in the bundled samples or an allowed dataset folder (HCVIEW_DATA_ROOTS)")
-        id_column = t2.text_input("ID column (in both files)", "", key="ext_id_column",
+        id_column = t2.text_input("ID column (in both files)", key="ext_id_column",
                                   placeholder="e.g. Image Index").strip() or None
+        published_text = t2.text_input("Published per-label AUROCs (CSV path, optional)", key="ext_published",
+                                       help="a peer's figures (columns label, auc), shown next to the reproduced ones")
     c1, c2, c3 = st.columns([2, 2, 3])
-    truth = c1.text_input("Truth column pattern", "{label}_GT", key="ext_truth")
-    score = c2.text_input("Score column pattern", "{label}_Pred", key="ext_score")
-    labels_text = c3.text_input("Labels (optional, comma separated)", "", key="ext_labels",
+    truth = c1.text_input("Truth column pattern", key="ext_truth")
+    score = c2.text_input("Score column pattern", key="ext_score")
+    labels_text = c3.text_input("Labels (optional, comma separated)", key="ext_labels",
                                 help="default: every label with both a truth and a score column")
     n_boot = st.slider("Bootstrap resamples for a 95% CI of the mean AUROC (0 = none)", 0, 1000, 0, 100,
                        key="ext_boot")
@@ -144,6 +149,10 @@ def external_tab() -> None:
         show_error(e)
         return
     X.render_external(scored)
+    try:
+        X.render_published(scored, published_text)
+    except Exception as e:
+        show_error(e)
 
 
 with tab_model:

@@ -33,6 +33,9 @@ def register(sub):
     src.add_argument("--truth", metavar="T.csv",
                      help="truth CSV joined to every predictions file by --id-column (truth columns there)")
     src.add_argument("--id-column", metavar="NAME", help="the ID column both --predictions and --truth hold")
+    src.add_argument("--published", metavar="AUCS.csv",
+                     help="a peer's published per-label AUROCs (columns label, auc): shown next to the reproduced "
+                          "ones, with the difference (one predictions file)")
     src.add_argument("--labels", metavar="A,B,...",
                      help="comma-separated labels (default: every label with both columns)")
     src.add_argument("--bootstrap", type=A.int_range(0, 100_000), default=0, metavar="N",
@@ -64,8 +67,8 @@ def run(args) -> int:
     if bool(args.truth) != bool(args.id_column):
         raise InputError("--truth T.csv and --id-column NAME go together (the truth file joined by ID)")
     if has_model:
-        if args.truth:
-            raise InputError("--truth is for --predictions files, not for --model")
+        if args.truth or args.published:
+            raise InputError("--truth and --published are for --predictions files, not for --model")
         if args.ablate:
             return run_ablation(args)
         if not args.data:
@@ -86,6 +89,15 @@ def run(args) -> int:
                             n_boot=args.bootstrap, truth=args.truth, id_column=args.id_column)
     if len(result["model_order"]) == 1:  # one file: its own record ({file, labels, summary})
         result = result["models"][result["model_order"][0]]
+    if args.published:
+        from hcview.metrics.external import compare_to_published, load_published
+
+        if "models" in result:
+            raise InputError("--published compares one predictions file with a peer's figures; give one file")
+        result["published"] = compare_to_published(result["labels"], load_published(args.published))
+        if not result["published"]["labels_compared"]:
+            raise InputError(f"no label of {args.published} matches a scored label "
+                             f"({', '.join(list(result['labels'])[:6])})")
     _emit(result, args)
     return 0
 
@@ -108,11 +120,27 @@ def _emit(result: dict, args, written_by_evaluator: bool = False) -> None:
         _print_single(result)
     else:
         print(json.dumps(result.get("summary", result), indent=2))
+    if result.get("published"):
+        _print_published(result["published"])
     for name, rec in (result.get("models") or {"": result}).items():
         if rec.get("join"):
             print(_join_text(rec["join"], name))
     if args.out:
         print(f"wrote {Path(args.out) / 'metrics.json'}")
+
+
+def _print_published(pub: dict) -> None:
+    per = pub["per_label"]
+    w = max([len("label")] + [len(k) for k in per]) + 2
+    print(f"\n{'label':<{w}}{'published':>10}{'reproduced':>11}{'difference':>11}")
+    for lab, r in per.items():
+        print(f"{lab:<{w}}{r['published']:>10.4f}{r['reproduced']:>11.4f}{r['difference']:>+11.4f}")
+    print(f"{pub['labels_compared']} labels compared: largest |difference| {pub['max_abs_difference']:.4f}, "
+          f"median {pub['median_abs_difference']:.4f}")
+    for what, labs in (("published only (not scored)", pub["published_only"]),
+                       ("scored only (no published figure)", pub["reproduced_only"])):
+        if labs:
+            print(f"{what}: {', '.join(labs)}")
 
 
 def _join_text(j: dict, name: str = "") -> str:

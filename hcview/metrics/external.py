@@ -57,11 +57,11 @@ def _read_csv(path: Path, what: str = "predictions file") -> pd.DataFrame:
     size = path.stat().st_size
     if size == 0:
         raise CsvError(f"{what} {name} is empty")
-    from hcview.textio import decode_text, sniff_delimiter
-    from hcview.limits import read_limited
+    from hcview.textio import decode_text, gunzip_bounded, sniff_delimiter
+    from hcview.limits import max_input_bytes, read_limited
 
-    try:
-        text = decode_text(read_limited(path, name, what), name)  # the one size limit
+    try:  # the one size limit, on the file and (for .csv.gz) on what it inflates to
+        text = decode_text(gunzip_bounded(read_limited(path, name, what), name, max_input_bytes()), name)
     except OSError as e:
         raise CsvError(f"cannot read {what} {name}: {e.strerror or e}") from None
     except CsvError as e:
@@ -244,7 +244,9 @@ def unique_names(names: Sequence) -> list[str]:
     """Display names of files: their stems, made unique with a suffix (``a``, ``a_2``)."""
     out, seen = [], {}
     for n in names:
-        stem = Path(str(n)).stem or str(n)
+        base = Path(str(n))
+        base = base.with_suffix("") if base.suffix.lower() == ".gz" else base  # predictions.csv.gz -> predictions
+        stem = base.stem or str(n)
         seen[stem] = seen.get(stem, 0) + 1
         out.append(stem if seen[stem] == 1 else f"{stem}_{seen[stem]}")
     return out
@@ -320,3 +322,47 @@ def load_files(paths: Sequence, truth_pattern: str, score_pattern: str, labels: 
             labs, y_true, y_score, joins[n] = load_joined(p, truth, id_column, truth_pattern, score_pattern, labels)
             loaded[n] = (labs, y_true, y_score)
     return names, loaded, joins
+
+
+def load_published(path) -> dict[str, float]:
+    """A peer's published per-label AUROCs: a CSV with a label column (``label``, ``finding`` or ``pathology``)
+    and an AUROC column (``auc``, ``auroc`` or ``auc_roc``), case-insensitive. -> ``{label: auroc}``; a missing
+    column, a duplicated label or a value outside [0, 1] is a one-line ``CsvError``."""
+    path = Path(path)
+    df = _read_csv(path, "published AUROC file")
+    cols = {c.lower().strip(): c for c in df.columns}
+    lab_col = next((cols[k] for k in ("label", "finding", "pathology") if k in cols), None)
+    auc_col = next((cols[k] for k in ("auroc", "auc", "auc_roc") if k in cols), None)
+    if lab_col is None or auc_col is None:
+        raise CsvError(f"published AUROC file {path.name} needs a 'label' and an 'auc' (or 'auroc') column "
+                       f"(columns: {', '.join(df.columns[:6])})")
+    out: dict[str, float] = {}
+    for i, (lab, raw) in enumerate(zip(df[lab_col].astype(str).str.strip(), df[auc_col].astype(str).str.strip())):
+        try:
+            v = float(raw)
+        except ValueError:
+            raise CsvError(f"{path.name}: AUROC {raw[:40]!r} of {lab[:40]!r} is not a number (data row {i + 1})") from None
+        if not 0.0 <= v <= 1.0:
+            raise CsvError(f"{path.name}: AUROC {v:g} of {lab[:40]!r} is outside [0, 1] (data row {i + 1})")
+        if lab in out:
+            raise CsvError(f"{path.name}: label {lab[:40]!r} appears more than once")
+        out[lab] = v
+    if not out:
+        raise CsvError(f"published AUROC file {path.name} has no rows")
+    return out
+
+
+def compare_to_published(labels: dict, published: dict[str, float]) -> dict:
+    """Reproduced per-label AUROC (``labels``: a result's ``{label: {auroc, ...}}``) next to a peer's published
+    figure: ``{per_label: {label: {published, reproduced, difference}}, max_abs_difference, median_abs_difference,
+    labels_compared, published_only, reproduced_only}``."""
+    common = [lab for lab in labels if lab in published and labels[lab].get("auroc") is not None]
+    per = {lab: {"published": published[lab], "reproduced": float(labels[lab]["auroc"]),
+                 "difference": float(labels[lab]["auroc"]) - published[lab]} for lab in common}
+    diffs = np.abs([r["difference"] for r in per.values()]) if per else np.array([])
+    return {"per_label": per,
+            "labels_compared": len(per),
+            "max_abs_difference": float(diffs.max()) if per else None,
+            "median_abs_difference": float(np.median(diffs)) if per else None,
+            "published_only": [lab for lab in published if lab not in labels],
+            "reproduced_only": [lab for lab in labels if lab not in published]}

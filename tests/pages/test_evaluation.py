@@ -491,3 +491,17 @@ def test_page_external_truth_file_joined_by_id(tmp_path, tmp_var_dir, tmp_models
     assert len(at.error) == 1 and "ID column" in at.error[0].value
     at.text_input(key="ext_truth_path").input("/etc/passwd").run()
     assert len(at.error) == 1 and "outside the data folders" in at.error[0].value
+
+
+def test_page_bundled_peer_example_reproduces_published(tmp_var_dir, tmp_models_dir):
+    """One click fills the tab with the peer CheXNet reproduction; the published AUROCs show next to the scored ones."""
+    at = _page(tmp_var_dir)
+    at.button(key="ext_example").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.text_input(key="ext_id_column").value == "Image Index"
+    assert any("22433 rows matched; 0 prediction rows without truth and 0 truth rows" in i.value for i in at.info)
+    table = next(df.value for df in at.dataframe if "published AUROC" in df.value.columns)
+    assert len(table) == 14
+    diffs = table.set_index("label")["difference"].abs()
+    assert diffs.drop("Pneumonia").max() < 5e-4 and diffs["Pneumonia"] < 6e-3
+    assert any("14 labels compared" in c.value for c in at.caption)

@@ -67,7 +67,7 @@ def score_prediction_files(paths: Sequence, truth_pattern: str = "{label}_GT", s
 
 def _safe_name(name: str, i: int) -> str:
     stem = _SAFE.sub("_", Path(str(name or f"file{i}")).name).strip("._") or f"file{i}"
-    return stem if stem.lower().endswith((".csv", ".tsv", ".txt")) else stem + ".csv"
+    return stem if stem.lower().endswith((".csv", ".tsv", ".txt", ".gz")) else stem + ".csv"
 
 
 def _write_upload(folder: Path, i: int, name: str, data) -> Path:
@@ -129,6 +129,67 @@ def friedman_text(fr: dict | None) -> str | None:
     return (f"Friedman test on per-label AUROC over {fr['n_blocks']} labels (blocks), {fr['k']} files: "
             f"χ² = {fr['statistic']:.3f}, p = {fr['p_value']:.4g} → {verdict} at α = 0.05"
             + (f"; best mean rank: {best}." if best else "."))
+
+
+UPLOAD_TYPES = ["csv", "tsv", "txt", "gz"]
+
+_DEFAULTS = {"ext_truth": "{label}_GT", "ext_score": "{label}_Pred"}
+
+
+def init_state() -> None:
+    """Default values of the tab's widgets, set once, so the example button can fill them without a conflict."""
+    import os
+
+    for k, v in {**_DEFAULTS, "ext_paths": os.environ.get("HCVIEW_EVAL_PREDICTIONS", "")}.items():
+        st.session_state.setdefault(k, v)
+
+
+def load_peer_example() -> None:
+    """Button callback: fill the tab with the bundled peer CheXNet reproduction (predictions, truth joined on
+    ``Image Index``, published AUROCs)."""
+    from hcview.paths import samples_dir
+
+    d = samples_dir() / "peer-chexnet"
+    st.session_state.update({"ext_paths": str(d / "predictions.csv.gz"), "ext_truth_path": str(d / "truth.csv.gz"),
+                             "ext_id_column": "Image Index", "ext_truth": "{label}", "ext_score": "prob_{label}",
+                             "ext_published": str(d / "published_aucs.csv"), "ext_labels": ""})
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def published_comparison(labels_key: tuple, published_path: str, mtime: float) -> dict:
+    from hcview.metrics.external import compare_to_published, load_published
+
+    del mtime
+    labels = {lab: {"auroc": auc} for lab, auc in labels_key}
+    return compare_to_published(labels, load_published(published_path))
+
+
+def render_published(scored: dict, published_text: str) -> None:
+    """A peer's published per-label AUROCs next to the reproduced ones (one predictions file)."""
+    import pandas as pd
+
+    paths = parse_path_list(published_text, "published AUROC file")
+    if not paths:
+        return
+    names = scored["names"]
+    if len(names) != 1:
+        st.info("Published AUROCs are compared with one predictions file; score one file to see them.")
+        return
+    rec = scored["result"]["models"][names[0]]["labels"]
+    key = tuple((lab, r["auroc"]) for lab, r in rec.items() if r.get("auroc") is not None)
+    cmp = published_comparison(key, str(paths[0]), paths[0].stat().st_mtime)
+    st.subheader("Against the published figures")
+    if not cmp["labels_compared"]:
+        st.warning(f"No label of {escape_markdown(paths[0].name)} matches a scored label.")
+        return
+    table = pd.DataFrame([{"label": lab, "published AUROC": r["published"], "reproduced AUROC": r["reproduced"],
+                           "difference": r["difference"]} for lab, r in cmp["per_label"].items()])
+    st.dataframe(table, hide_index=True, width="stretch", height="content",
+                 column_config={c: st.column_config.NumberColumn(c, format="%.4f") for c in table.columns[1:]})
+    st.caption(f"{cmp['labels_compared']} labels compared: largest |difference| {cmp['max_abs_difference']:.4f}, "
+               f"median {cmp['median_abs_difference']:.4f}."
+               + (f" Published only: {', '.join(cmp['published_only'])}." if cmp["published_only"] else "")
+               + (f" Scored only: {', '.join(cmp['reproduced_only'])}." if cmp["reproduced_only"] else ""))
 
 
 def external_roc_figure(scored: dict, name: str):
