@@ -1,4 +1,5 @@
 """Module boundaries: streamlit only in hcview/ui and pages; no torch in pages; the library imports clean."""
+import re
 import ast
 import subprocess
 import sys
@@ -24,8 +25,15 @@ def test_streamlit_only_in_ui_and_pages():
     assert offenders == []
 
 
+def test_no_legacy_pages_folder():
+    """A folder named pages/ beside app.py puts Streamlit's first run in legacy multipage mode: the first visitor
+    opening /training by URL gets "Page not found". The page scripts live in views/."""
+    assert not (ROOT / "pages").exists()
+    assert all((ROOT / m).exists() for m in re.findall(r'st\.Page\("([^"]+)"', (ROOT / "app.py").read_text()))
+
+
 def test_pages_hold_no_torch_code():
-    pages = list((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
+    pages = list((ROOT / "views").glob("*.py")) + [ROOT / "app.py"]
     assert len(pages) >= 6
     offenders = [p.name for p in pages if {"torch", "torchvision"} & _imports(p)]
     assert offenders == []

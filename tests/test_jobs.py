@@ -126,7 +126,7 @@ def test_training_page_renders_jobs_and_rejects_bad_launch(store, tmp_path):
         {"event": "epoch", "epoch": 0, "step": 2, "total_steps": 4, "val_loss": 0.9, "train_loss": 1.0, "val_mean_auroc": 0.6},
         {"event": "step", "epoch": 1, "step": 3, "total_steps": 4, "loss": 0.8, "lr": 1e-3, "eta_s": 10}]) + "\n")
     store.finish("j1", "failed", error="boom: one line")
-    at = AppTest.from_file(str(root / "pages/3_Training.py"), default_timeout=60)
+    at = AppTest.from_file(str(root / "views/3_Training.py"), default_timeout=60)
     at.run()
     assert not at.exception
     assert any(":red-badge[" in str(m.value) and "failed]" in str(m.value) for m in at.markdown)  # status badge

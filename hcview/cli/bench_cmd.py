@@ -517,7 +517,7 @@ for _ in range(n):
     t = time.perf_counter(); at.run(); ts.append(time.perf_counter() - t)
 out["overview_rerun_ms"] = [round(x * 1e3, 1) for x in ts]
 try:
-    at.switch_page("pages/2_Case_review.py").run()
+    at.switch_page("views/2_Case_review.py").run()
     model = next(s for s in at.selectbox if s.label == "Model")
     pick = [o for o in model.options if o.startswith("CIHMLC")]
     if pick:

@@ -14,10 +14,6 @@ def test_page_opens_by_direct_url(page, path, title):
     assert page.get_by_role("button", name="Deploy").count() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="Streamlit runs the first script run of a server process in its legacy pages/ "
-                   "folder mode, which does not know the app's url_paths: the first visitor after a start who opens a "
-                   "page by its own URL gets a 'Page not found' dialog (the page itself then renders). Moving the "
-                   "page scripts out of a folder named pages/ fixes it.")
 def test_first_visit_after_start_by_direct_url(app, browser):
     first = app["first_visit"]
     assert first["h1"].startswith("Training")

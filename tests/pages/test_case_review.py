@@ -11,7 +11,7 @@ IDS = {"CIHMLC": "cihmlc", "HC-Net": "hcnet", "Res-MTNet": "resmtnet", "MedFusio
 
 
 def _page():
-    return AppTest.from_file(str(ROOT / "pages/2_Case_review.py"), default_timeout=240)
+    return AppTest.from_file(str(ROOT / "views/2_Case_review.py"), default_timeout=240)
 
 
 def _open(at, sample: str, model: str, mc: int = 2):

@@ -21,7 +21,7 @@ from hcview.viz.confusion import add_cell_picker, stored_confusion
 from hcview.viz.tables import comparison_tables
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-PAGE = str(ROOT / "pages/4_Evaluation.py")
+PAGE = str(ROOT / "views/4_Evaluation.py")
 
 
 # ------------------------------------------------------------------------------------------- fixtures

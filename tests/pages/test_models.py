@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_models_page_shows_registry(tmp_models_dir):
-    at = AppTest.from_file(str(ROOT / "pages/1_Models.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "views/1_Models.py"), default_timeout=60)
     at.run()
     assert not at.exception
     df = at.dataframe[0].value
@@ -39,7 +39,7 @@ def test_promote_and_roll_back_from_the_models_page(tmp_models_dir, tmp_var_dir,
 
     versions.write_shipped(ckpt("s", 0), versions.shipped_path("hcnet", "demo"))
     versions.add_version("hcnet", "demo", ckpt("a", 1), {"job_id": "job-a"})
-    at = AppTest.from_file(str(ROOT / "pages/1_Models.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "views/1_Models.py"), default_timeout=120)
     at.run()
     assert not at.exception
     at.toggle(key="models_cmp_2").set_value(True).run()

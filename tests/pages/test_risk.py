@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(not bundled_records_path().exists(), reason="bun
 
 
 def _app(outcomes=("Biopsy",)) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages/5_Risk.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "views/5_Risk.py"), default_timeout=120)
     for o in outcomes:  # small CV for speed; the page's own default is 5x5
         at.session_state[f"risk_bundled_{o}_folds"] = 3
         at.session_state[f"risk_bundled_{o}_repeats"] = 1
@@ -42,5 +42,5 @@ def test_risk_page_shows_cv_baselines_and_levels():
 
 
 def test_risk_page_no_use_container_width():
-    text = (ROOT / "pages/5_Risk.py").read_text()
+    text = (ROOT / "views/5_Risk.py").read_text()
     assert "use_container_width" not in text

@@ -1,4 +1,4 @@
-"""The Case review page's parts; ``pages/2_Case_review.py`` reads the navigation widgets and composes them.
+"""The Case review page's parts; ``views/2_Case_review.py`` reads the navigation widgets and composes them.
 
 - ``state``: the worklist (uploads, bundled samples, frames of multi-frame DICOMs) and navigation in session state,
   so both survive page switches; widget values that must survive too;

@@ -1,4 +1,4 @@
-"""The Evaluation page's parts; ``pages/4_Evaluation.py`` reads the widgets and composes them.
+"""The Evaluation page's parts; ``views/4_Evaluation.py`` reads the widgets and composes them.
 
 - ``stored``: which evaluations to offer, where they live, cached reads (``hcview.infer.evaluate``'s
   readers), the allowed data specs, and running an evaluation (the only place a model runs);
