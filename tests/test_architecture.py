@@ -45,3 +45,17 @@ def test_library_and_cli_import_without_streamlit():
             "assert 'streamlit' not in sys.modules, 'streamlit imported by the library'")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-500:]
+
+
+def test_views_hold_no_per_paper_branch():
+    """A page never names a paper: what differs per paper comes from its registry entry and panel."""
+    from hcview.models import list_models
+
+    ids = set(list_models())
+    assert len(ids) >= 4
+    offenders = []
+    for p in list((ROOT / "views").glob("*.py")) + [ROOT / "app.py"]:
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in ids:
+                offenders.append(f"{p.name}:{node.lineno} {node.value!r}")
+    assert offenders == []
