@@ -426,7 +426,8 @@ def bench_train(variant: str, device: str, threads: int, steps: int, batch_size:
 
     runs: list = []
     try:
-        order = ("trainer", "reference") if steps < 3 else ("trainer", "reference", "trainer", "reference")
+        # ABBA: whatever drifts during the run (allocator warm-up, a neighbour's load) falls on both sides alike
+        order = ("trainer", "reference", "reference", "trainer")
         times = {"trainer": [], "reference": []}
         for name in order:
             t0 = time.perf_counter()
