@@ -1,12 +1,21 @@
-"""Device choice: CUDA when present, CPU otherwise (or what the user asks for)."""
+"""Device choice: CUDA when present, CPU otherwise (or what the user asks for). torch is imported on first use, so
+the app's first page can say what it will compute on without paying for the torch import."""
 from __future__ import annotations
 
-import torch
+import glob
+import os
+import sys
+from typing import TYPE_CHECKING
 
 from hcview.errors import InputError
 
+if TYPE_CHECKING:
+    import torch
 
-def pick_device(preference: str | None = None) -> torch.device:
+
+def pick_device(preference: str | None = None) -> "torch.device":
+    import torch
+
     if preference in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if preference.startswith("cuda") and not torch.cuda.is_available():
@@ -16,7 +25,35 @@ def pick_device(preference: str | None = None) -> torch.device:
     return torch.device(preference)
 
 
+def _probe_gpu_name() -> str | None:
+    """The first NVIDIA GPU's model name from the driver's /proc files, when the installed torch is a CUDA build;
+    None otherwise. No torch import, no CUDA context."""
+    try:
+        from importlib.metadata import version
+
+        if "+cpu" in version("torch"):
+            return None
+    except Exception:
+        return None
+    for info in sorted(glob.glob("/proc/driver/nvidia/gpus/*/information")):
+        try:
+            for line in open(info):
+                if line.startswith("Model:"):
+                    return line.split(":", 1)[1].strip()
+        except OSError:
+            continue
+    return None
+
+
 def describe() -> str:
-    if torch.cuda.is_available():
-        return f"GPU: {torch.cuda.get_device_name(0)}"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    """"GPU: <name>" or "CPU (N cores)": from torch when it is already imported, else from the driver's files."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        if torch.cuda.is_available():
+            return f"GPU: {torch.cuda.get_device_name(0)}"
+    else:
+        name = _probe_gpu_name()
+        if name:
+            return f"GPU: {name}"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return f"CPU ({cores} cores)"

@@ -59,3 +59,19 @@ def test_views_hold_no_per_paper_branch():
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in ids:
                 offenders.append(f"{p.name}:{node.lineno} {node.value!r}")
     assert offenders == []
+
+
+def test_first_page_renders_without_importing_torch(tmp_var_dir):
+    """The Overview page and the shared sidebar read the catalog snapshot and the cards: a cold start pays no torch
+    import (bench: app cold start)."""
+    code = ("import sys\nfrom streamlit.testing.v1 import AppTest\n"
+            f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=120)\nat.run()\n"
+            "assert not at.exception, [e.value for e in at.exception]\n"
+            "assert len(at.metric) >= 2\n"
+            "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')\n")
+    import os
+
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                       env={**os.environ, "HCVIEW_VAR_DIR": str(tmp_var_dir)})
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip().splitlines()[-1] == "NO-TORCH"

@@ -82,6 +82,7 @@ def test_bench_quick_demo_prints_the_five_ratios_and_writes_the_report(tmp_path,
     written = {}
     monkeypatch.setattr(bench_cmd, "write_markdown", lambda r, v, path: written.update(
         text="\n".join(bench_cmd.markdown_lines(r, v))))
+    monkeypatch.setattr(bench_cmd, "update_readme", lambda readme, bench: written.update(readme=readme.name))
     n = torch.get_num_threads()
     try:
         assert main(["bench", "--quick", "--variant", "demo", "--threads", "1", "--skip", "xrv", "memory", "--json"]) == 0
@@ -96,3 +97,6 @@ def test_bench_quick_demo_prints_the_five_ratios_and_writes_the_report(tmp_path,
     assert set(j["met"]) == set(ratios) and "models" not in j and "app" not in j
     text = written["text"]
     assert "GPU figures are not measured" in text and "`review_bundle_ratio`" in text and "1 CPU thread" in text
+    assert written["readme"] == "README.md"  # the README's ratio block is rewritten with the file
+    block = bench_cmd.readme_ratios_markdown(text)
+    assert all(f"`{k}`" in block for k in ratios) and f"**{j['mc_dropout_ratio']:.2f}**" in block

@@ -159,3 +159,15 @@ def test_hcnet_flat_baseline_one_head_and_parents_sum_its_diseases():
     hier = create_model("hcnet", "demo")
     trunk = lambda m: {k: v.shape for k, v in m.state_dict().items() if not k.startswith("heads.")}  # noqa: E731
     assert trunk(flat) == trunk(hier)
+
+
+def test_catalog_snapshot_matches_the_registry():
+    """catalog_snapshot.json (what the first page reads without torch) is the registry's own; after changing a
+    paper's spec, run ``python -m hcview models --snapshot``."""
+    import json
+
+    from hcview.models.cards import SNAPSHOT, catalog_rows
+    from hcview.models.catalog import catalog, snapshot
+
+    assert json.loads(SNAPSHOT.read_text()) == json.loads(json.dumps(snapshot()))
+    assert catalog_rows() == json.loads(json.dumps(catalog()))

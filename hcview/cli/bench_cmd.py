@@ -26,6 +26,7 @@ import copy
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -61,6 +62,8 @@ def register(sub) -> None:
     p.add_argument("--validity-models", nargs="+", default=["resmtnet"], help="models with a lesion-mask data set")
     p.add_argument("--validity-cases", type=int, default=12)
     p.add_argument("--no-write", action="store_true", help="do not write BENCHMARKS.md")
+    p.add_argument("--readme", action="store_true",
+                   help="print the README's block of ratios, read from BENCHMARKS.md (measures nothing)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -320,6 +323,7 @@ def bench_model(model_id: str, variant: str, device: str, rounds: int, quick: bo
     if not quick:
         lm = lrp(m, x, [0])[0]
         row["lrp_conservation"], row["lrp_approximate"] = lm.conservation, lm.approximate
+        row["lrp_logit"] = lm.logit
         row["lrp_engine"] = "chain" if chain_plan(m, x) is not None else "zennit"
     return row
 
@@ -517,42 +521,47 @@ ts = []
 for _ in range(n):
     t = time.perf_counter(); at.run(); ts.append(time.perf_counter() - t)
 out["overview_rerun_ms"] = [round(x * 1e3, 1) for x in ts]
-try:
-    at.switch_page("views/2_Case_review.py").run()
-    model = next(s for s in at.selectbox if s.label == "Model")
-    pick = [o for o in model.options if o.startswith("CIHMLC")]
-    if pick:
-        model.select(pick[0])
-    sample = next(s for s in at.selectbox if s.label.startswith("…or a bundled sample"))
-    png = [o for o in sample.options if o.endswith(".png")][0]
-    t = time.perf_counter(); sample.select(png).run(); out["case_first_s"] = time.perf_counter() - t
+try:  # Case review as the page tests drive it: a bundled PNG through CIHMLC's demo model, MC-10, Explanations tab
+    case = AppTest.from_file(os.path.join(os.path.dirname(app), "views", "2_Case_review.py"), default_timeout=600)
+    case.run()
+    sample = case.selectbox(key="case_sample")
+    sample.select(next(o for o in sample.options if "00000001_000.png" in o)).run()
+    case.selectbox(key="case_model").set_value("cihmlc")
+    case.number_input(key="case_mc").set_value(10)
+    case.session_state["case_tab"] = "Explanations"
+    t = time.perf_counter(); case.run(); out["case_first_s"] = time.perf_counter() - t
     ts = []
-    for _ in range(n):
-        t = time.perf_counter(); at.run(); ts.append(time.perf_counter() - t)
+    for i in range(n):  # the overlay's opacity slider: a rerun that changes only the display
+        case.slider(key="case_alpha").set_value(0.3 + 0.1 * (i % 5))
+        t = time.perf_counter(); case.run(); ts.append(time.perf_counter() - t)
     out["case_rerun_ms"] = [round(x * 1e3, 1) for x in ts]
-    out["case_exceptions"] = len(at.exception)
+    out["case_exceptions"] = len(case.exception)
 except Exception as e:
     out["case_error"] = f"{type(e).__name__}: {e}"[:300]
 print("BENCH-JSON " + json.dumps(out))
 '''
 
 _IMPORT_SCRIPT = r'''
-import json, time
+import json, sys, time
 t = [time.perf_counter()]
 import streamlit
 t.append(time.perf_counter())
 import hcview.ui.common, hcview.ui.jobs_widgets
 t.append(time.perf_counter())
-from hcview.models.catalog import catalog
+from hcview.models.cards import catalog_rows
+catalog_rows()
 t.append(time.perf_counter())
-catalog(with_params=False)
+first_page_torch = "torch" in sys.modules
+from hcview.models.catalog import catalog
 t.append(time.perf_counter())
 catalog()
 t.append(time.perf_counter())
 steps = ["import streamlit", "import hcview.ui.common + jobs_widgets (the app's imports)",
-         "import hcview.models.catalog (torch, torchvision)", "catalog(with_params=False) (the registry imports every "
-         "paper module)", "catalog() parameter counts (all 8 variants built on the meta device)"]
-print("BENCH-JSON " + json.dumps({"steps": [{"step": s, "seconds": round(b - a, 2)} for s, a, b in zip(steps, t, t[1:])]}))
+         "the first page's catalog (snapshot + model cards, no torch)",
+         "a model page: import torch, torchvision and the registry", "the registry's catalog (every paper module, "
+         "parameter counts on the meta device)"]
+print("BENCH-JSON " + json.dumps({"steps": [{"step": s, "seconds": round(b - a, 2)} for s, a, b in zip(steps, t, t[1:])],
+                                  "first_page_imports_torch": first_page_torch}))
 '''
 
 def _free_port() -> int:
@@ -666,10 +675,11 @@ def app_imports(var_dir: str, top: int = 8) -> dict:
     p = subprocess.run([sys.executable, "-X", "importtime", "-c", _IMPORT_SCRIPT], cwd=paths.ROOT,
                        env=_env(var_dir, 1), capture_output=True, text=True, timeout=600)
     wall = time.perf_counter() - t
-    steps = []
+    steps, first_torch = [], None
     for line in p.stdout.splitlines():
         if line.startswith("BENCH-JSON "):
-            steps = json.loads(line[len("BENCH-JSON "):])["steps"]
+            rec = json.loads(line[len("BENCH-JSON "):])
+            steps, first_torch = rec["steps"], rec.get("first_page_imports_torch")
     first: dict = {}
     for line in p.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
@@ -684,7 +694,7 @@ def app_imports(var_dir: str, top: int = 8) -> dict:
         if name == root and root not in ("hcview", "encodings") and root not in first:
             first[root] = cum
     heavy = sorted(first.items(), key=lambda kv: -kv[1])[:top]
-    return {"wall_s": wall, "steps": steps, "top": [{"module": k, "cumulative_s": round(v / 1e6, 2)} for k, v in heavy]}
+    return {"wall_s": wall, "steps": steps, "first_page_imports_torch": first_torch, "top": [{"module": k, "cumulative_s": round(v / 1e6, 2)} for k, v in heavy]}
 
 
 # ---------------------------------------------------------------------------------------------- memory
@@ -735,6 +745,11 @@ def _goal_met(name: str, value) -> bool | None:
 
 
 def run(args) -> int:
+    if args.readme:
+        from hcview import paths
+
+        print(readme_ratios_markdown((paths.ROOT / "BENCHMARKS.md").read_text()))
+        return 0
     import torch
 
     from hcview import paths
@@ -833,6 +848,7 @@ def run(args) -> int:
     result["command"] = " ".join(["python -m hcview bench", *rest])
     if not args.no_write:
         write_markdown(result, validity, paths.ROOT / "BENCHMARKS.md")
+        update_readme(paths.ROOT / "README.md", paths.ROOT / "BENCHMARKS.md")
     if args.json:
         print(json.dumps({k: result[k] for k in GOALS} | {k: v for k, v in result.items() if k not in GOALS}
                          | {"validity": validity}, default=_jsonable))
@@ -855,6 +871,61 @@ def _jsonable(o):
 # ---------------------------------------------------------------------------------------------- BENCHMARKS.md
 def _f(v, fmt="%.2f", none="n/a"):
     return none if v is None or (isinstance(v, float) and v != v) else fmt % v
+
+
+README_RATIOS_START = "<!-- bench-ratios:start -->"
+README_RATIOS_END = "<!-- bench-ratios:end -->"
+
+
+def readme_ratios_markdown(benchmarks: str) -> str:
+    """The README's block: the five headline ratios as BENCHMARKS.md states them (value, goal, met), with the command,
+    machine and date of that run. Read from the file, so the README can never quote figures the file does not hold."""
+    lines = benchmarks.splitlines()
+
+    def field(prefix: str) -> str:
+        line = next((ln for ln in lines if ln.startswith(prefix)), "")
+        return line[len(prefix):].strip().rstrip("\\").strip()
+
+    rows = []
+    for ln in lines:
+        m = re.match(r"^\| `(\w+_ratio)` \| \*\*([^*]+)\*\*[^|]*\| ([^|]+) \| (\w+) \| ([^|]+) \|", ln)
+        if m:
+            rows.append(f"| `{m[1]}` | {m[5].strip()} | **{m[2]}** | {m[3].strip()} | {m[4]} |")
+    if not rows:
+        raise ValueError("BENCHMARKS.md holds no headline ratio table")
+    gpu = next((ln for ln in lines if ln.startswith("**GPU figures")), "")
+    out = [f"Measured by `{field('Command:').split('`')[1] if '`' in field('Command:') else field('Command:')}` on "
+           f"{field('Machine:')}; {field('Measured:').split(';')[0]}. CIHMLC paper variant at 320 px, each ratio "
+           "against its alternative in the same run:", "",
+           "| ratio | what | measured | goal | met |", "|---|---|---|---|---|", *rows]
+    if gpu:
+        out += ["", gpu]
+    return "\n".join(out)
+
+
+def update_readme(readme: Path, benchmarks: Path) -> None:
+    """Rewrite the README's ratio block from BENCHMARKS.md (atomically; a README without the markers is left alone)."""
+    from hcview.io_utils import atomic_write
+
+    try:
+        text = readme.read_text()
+    except OSError:
+        return
+    if README_RATIOS_START not in text or README_RATIOS_END not in text:
+        return
+    head, rest = text.split(README_RATIOS_START, 1)
+    _, tail = rest.split(README_RATIOS_END, 1)
+    new = f"{head}{README_RATIOS_START}\n{readme_ratios_markdown(benchmarks.read_text())}\n{README_RATIOS_END}{tail}"
+    atomic_write(readme, lambda f: f.write(new), "w")
+
+
+def _conservation_cell(row: dict) -> str:
+    """Relevance sum / explained logit; a ratio over a logit of about zero (random weights) says nothing."""
+    logit = row.get("lrp_logit")
+    if logit is not None and abs(logit) < 1e-3:
+        return f"undefined: explained logit {logit:.1e} (random weights)"
+    c = row["lrp_conservation"]
+    return (f"{c:.1e}" if abs(c) >= 1000 else f"{c:.2f}") + (" (approximate)" if row["lrp_approximate"] else "")
 
 
 def write_markdown(r: dict, validity: dict | None, path: Path) -> None:
@@ -954,7 +1025,7 @@ def markdown_lines(r: dict, validity: dict | None) -> list[str]:
             if full:
                 loop = row["cam_pytorch_grad_cam_loop"]
                 cells += [f"x{row['lrp_top1']['ratio']:.1f} ({row['lrp_engine']})",
-                          f"{row['lrp_conservation']:.2f}{' (approximate)' if row['lrp_approximate'] else ''}",
+                          _conservation_cell(row),
                           f"x{row['review_bundle']['ratio']:.1f}", f"x{row['mc_naive']['ratio']:.1f}",
                           f"x{loop['ratio']:.1f}" + (f" (from {int(loop['labels_measured'])} labels)" if
                                                      "labels_measured" in loop else "")]
@@ -990,14 +1061,16 @@ def markdown_lines(r: dict, validity: dict | None) -> list[str]:
             L.append(f"- Reruns, server time (Streamlit AppTest, no browser): Overview page first run "
                      f"{rr['first_run_s']:.1f} s (cold imports), cached rerun **{_f(rr.get('overview_rerun_ms_median'), '%.0f')} "
                      f"ms** (goal <= {APP_GOALS['cached_rerun_ms']:.0f} ms); Case review with a bundled PNG through "
-                     f"CIHMLC's demo model: first {_f(rr.get('case_first_s'), '%.1f')} s, rerun "
+                     f"CIHMLC's demo model: first run {_f(rr.get('case_first_s'), '%.1f')} s, cached rerun "
                      f"**{_f(rr.get('case_rerun_ms_median'), '%.0f')} ms**"
                      + (f" (case page error: {rr['case_error']})" if rr.get("case_error") else "")
-                     + ": the page predicts, explains and renders again on every rerun (nothing cached per case).")
+                     + ", moving the overlay opacity slider on the Explanations tab (MC-10, Grad-CAM and LRP maps cached "
+                     "per case and model version; the rerun redraws the page).")
         imp = app.get("imports")
         if imp:
-            L.append(f"- What the first page pays for (a fresh process, {imp['wall_s']:.1f} s wall under "
-                     "`python -X importtime`): " + "; ".join(f"{st['step']} {st['seconds']:.1f} s" for st in imp["steps"])
+            L.append(f"- What the first page pays for, then a model page (a fresh process, {imp['wall_s']:.1f} s wall "
+                     "under `python -X importtime`; the first page imports torch: "
+                     f"{'yes' if imp.get('first_page_imports_torch') else 'no'}): " + "; ".join(f"{st['step']} {st['seconds']:.1f} s" for st in imp["steps"])
                      + ". Heaviest packages (cumulative, where first imported): "
                      + ", ".join(f"{t['module']} {t['cumulative_s']:.1f} s" for t in imp["top"]) + ".")
     if mem:

@@ -12,6 +12,9 @@ def register(sub):
     p.add_argument("--card", metavar="ID", help="print the spec and model card of one entry")
     p.add_argument("--variant", default="demo")
     p.add_argument("--readme", action="store_true", help="print the README's table of the shipped demo models")
+    p.add_argument("--snapshot", action="store_true",
+                   help="rewrite hcview/models/catalog_snapshot.json from the registry (what the app's first page "
+                        "reads without importing torch); needed after changing a paper's spec")
     p.set_defaults(func=run)
     vsub = p.add_subparsers(dest="models_command", metavar="ACTION")
     v = vsub.add_parser("versions", help="list the versions of a model, with metrics and which one is active")
@@ -93,6 +96,11 @@ def run(args) -> int:
     from hcview.models.catalog import catalog
     from hcview.models.checkpoint import find_checkpoint, read_card
 
+    if args.snapshot:
+        from hcview.models.catalog import write_snapshot
+
+        print(f"wrote {write_snapshot()}")
+        return 0
     if args.readme:
         from hcview.models.catalog import demo_models_markdown
 

@@ -13,9 +13,9 @@ DEMO_ORDER = ("cihmlc", "medfusionnet", "hcnet", "resmtnet")  # quickest first: 
 
 def demo_models(models: list[str] | None = None) -> list[str]:
     from hcview.errors import InputError
-    from hcview.models import list_models
+    from hcview.models.cards import model_ids
 
-    known = list_models()
+    known = model_ids()  # the registry's ids without importing torch (the Overview page lists them)
     if not models:
         return [m for m in DEMO_ORDER if m in known] + [m for m in known if m not in DEMO_ORDER]
     bad = [m for m in models if m not in known]
@@ -53,7 +53,7 @@ def demo_status(store=None) -> list[dict]:
     """Per model: registered checkpoint or not, and the newest demo job (for the Overview/Training pages)."""
     from hcview.jobs.runner import job_view, reconcile
     from hcview.jobs.store import JobStore
-    from hcview.models.checkpoint import find_checkpoint
+    from hcview.models.cards import find_checkpoint
 
     store = store or JobStore()
     reconcile(store)

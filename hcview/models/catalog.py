@@ -3,10 +3,11 @@ with parameter counts (computed on the meta device: no memory, no weights) and c
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import torch
 
-from .checkpoint import find_checkpoint, read_card, trained_on_synthetic
+from .cards import SNAPSHOT, checkpoint_fields, find_checkpoint, read_card, trained_on_synthetic  # noqa: F401
 from .registry import count_params, create_model, get_spec, list_models
 
 
@@ -16,33 +17,37 @@ def param_count(model_id: str, variant: str) -> int:
         return count_params(create_model(model_id, variant, pretrained=False))
 
 
+def static_row(mid: str, vname: str, with_params: bool = True) -> dict:
+    """What the registry says of one entry and variant (no checkpoint state)."""
+    spec = get_spec(mid)
+    v = spec.variant(vname)
+    ls = spec.label_space(vname)
+    cfg = {**spec.train_defaults, **v.train}
+    return {"id": mid, "variant": vname, "name": spec.name, "task": spec.task, "modality": spec.modality,
+            "params": param_count(mid, vname) if with_params else None,
+            "input_size": v.input_size, "label_space": ls.name, "outputs": dict(ls.head_sizes),
+            "cam_layer": spec.cam_layer, "pretrained_requested": v.pretrained, "default_data": v.data,
+            "description": v.description, "select": str(cfg.get("select") or "val_loss")}
+
+
 def catalog(with_params: bool = True) -> list[dict]:
-    rows = []
-    for mid in list_models():
-        spec = get_spec(mid)
-        for vname, v in spec.variants.items():
-            ckpt = find_checkpoint(mid, vname)
-            card = None
-            if ckpt is not None:
-                try:
-                    card = read_card(ckpt)
-                except Exception:  # a broken card is reported, not fatal for the listing
-                    card = {"error": "unreadable model card"}
-            ls = spec.label_space(vname)
-            rows.append({
-                "id": mid, "variant": vname, "name": spec.name, "task": spec.task, "modality": spec.modality,
-                "params": param_count(mid, vname) if with_params else None,
-                "input_size": v.input_size, "label_space": ls.name, "outputs": ls.head_sizes,
-                "cam_layer": spec.cam_layer, "pretrained_requested": v.pretrained, "default_data": v.data,
-                "trained": ckpt is not None and not (card or {}).get("error"),
-                "checkpoint": str(ckpt) if ckpt else None,
-                "test_metrics": (card or {}).get("metrics", {}).get("test") if card else None,
-                "version": (card or {}).get("version", 1) if card else None,
-                "synthetic": trained_on_synthetic(card),
-                "ood": (card or {}).get("ood"), "operating_points": (card or {}).get("operating_points"),
-                "description": v.description,
-            })
-    return rows
+    """One row per entry and variant: the registry's facts and the active checkpoint's state. The app reads the same
+    rows without torch through :func:`hcview.models.cards.catalog_rows`."""
+    return [{**static_row(mid, vname, with_params), **checkpoint_fields(mid, vname)}
+            for mid in list_models() for vname in get_spec(mid).variants]
+
+
+def snapshot() -> dict:
+    """The registry's part of the catalog, as ``catalog_snapshot.json`` stores it (``models --snapshot``)."""
+    return {"written_by": "python -m hcview models --snapshot",
+            "rows": [static_row(mid, vname) for mid in list_models() for vname in get_spec(mid).variants]}
+
+
+def write_snapshot() -> Path:
+    from hcview.io_utils import atomic_write_json
+
+    atomic_write_json(SNAPSHOT, snapshot())
+    return SNAPSHOT
 
 
 README_START, README_END = "<!-- demo-models:start -->", "<!-- demo-models:end -->"

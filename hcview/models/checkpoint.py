@@ -26,6 +26,8 @@ from hcview.errors import CheckpointError, HcviewError
 from hcview.io_utils import atomic_write_bytes, atomic_write_json, sha256_file  # noqa: F401 (sha256_file re-exported)
 
 from .base import OODStats
+from .cards import (SYNTHETIC_SPECS, card_path, find_checkpoint, read_card,  # noqa: F401 (re-exported)
+                    trained_on_synthetic)
 from .labels import from_dict
 from .registry import create_model, get_spec
 
@@ -74,23 +76,6 @@ def save_checkpoint(model: nn.Module, path: str | Path, card: dict) -> Path:
 
 def _prev_path(path: Path) -> Path:
     return path.with_name(path.name + ".prev")
-
-
-def card_path(weights_path: str | Path) -> Path:
-    return Path(weights_path).with_suffix(".json")
-
-
-def read_card(weights_path: str | Path) -> dict:
-    cp = card_path(weights_path)
-    if not cp.exists():
-        raise CheckpointError(f"model card missing for {Path(weights_path).name}")
-    try:
-        card = json.loads(cp.read_text())
-    except ValueError:
-        raise CheckpointError(f"model card {cp.name} is not valid JSON") from None
-    if not isinstance(card, dict):
-        raise CheckpointError(f"model card {cp.name} is not a JSON object")
-    return card
 
 
 def load_state(weights_path: str | Path, card: dict | None = None) -> dict:
@@ -162,17 +147,3 @@ def _label_space_dict(d: dict) -> dict:
     return {"name": d["name"], "kind": kind, "description": d.get("description", ""), "heads": d["heads"]}
 
 
-SYNTHETIC_SPECS = ("sample:nodules", "sample:phantoms")
-
-
-def trained_on_synthetic(card: dict | None) -> bool:
-    """True when the card's training data were synthetic phantoms."""
-    data = (card or {}).get("data") or {}
-    return bool((data.get("info") or {}).get("synthetic") or data.get("synthetic") or data.get("spec") in SYNTHETIC_SPECS)
-
-
-def find_checkpoint(model_id: str, variant: str) -> Path | None:
-    """The active version's weights (see :mod:`hcview.models.versions`): what every page and command loads."""
-    from .versions import active_checkpoint
-
-    return active_checkpoint(model_id, variant)

@@ -8,9 +8,9 @@ from hcview.errors import HcviewError
 
 @st.cache_data(ttl=10, show_spinner=False)
 def cached_catalog() -> list[dict]:
-    from hcview.models.catalog import catalog
+    from hcview.models.cards import catalog_rows  # no torch: the first page renders before torch is imported
 
-    return catalog()
+    return catalog_rows()
 
 
 @st.cache_resource(show_spinner=False)
@@ -60,20 +60,16 @@ def headline_metrics(rows: list[dict], n: int = 3) -> dict[str, list[tuple[str, 
     """Per demo model, up to ``n`` test metrics worth a headline: the model's selection metric first, then its other
     ``test_*`` figures; never a head with a single class in the label space (always right, so trivially 1.000), nor a
     mean over heads that includes one, nor a figure that is the same for every model that reports it."""
-    from hcview.models import get_spec
-
     cand: dict[str, list[tuple[str, float]]] = {}
     for r in rows:
         if r["variant"] != "demo" or not r.get("test_metrics"):
             continue
-        spec = get_spec(r["id"])
         trivial = {h for h, size in (r.get("outputs") or {}).items() if size <= 1}
         keys = [k for k, v in r["test_metrics"].items()
                 if k.startswith("test_") and isinstance(v, (int, float)) and not isinstance(v, bool)
                 and not any(k.startswith(f"test_{h}_") for h in trivial)
                 and not (trivial and k.startswith("test_mean_"))]
-        cfg = {**spec.train_defaults, **spec.variant("demo").train}
-        select = "test_" + str(cfg.get("select", "")).removeprefix("val_")
+        select = "test_" + str(r.get("select", "")).removeprefix("val_")
         keys.sort(key=lambda k: k != select)
         cand[r["id"]] = [(k, float(r["test_metrics"][k])) for k in keys]
     seen: dict[str, set] = {}
