@@ -30,3 +30,21 @@ def test_run_an_evaluation_and_click_a_confusion_cell(page):
     found = re.search(rf"(\d+) case\(s\) with true {re.escape(cell['t'])} predicted as {re.escape(cell['p'])}", text)
     assert found and int(found.group(1)) > 0, text[:400]
     assert cases.locator("[data-testid='stImage']").count() > 0  # the cases' thumbnails
+
+
+def test_peer_reproduction_against_its_published_aurocs(page):
+    """One click loads a peer's CheXNet predictions with the truth in a separate file (joined on Image Index); the
+    published per-label AUROCs show next to the reproduced ones."""
+    page.open("evaluation")
+    page.get_by_role("tab", name="Compare external predictions").click()
+    page.settle()
+    page.get_by_role("button", name=re.compile("Load the bundled example")).click()
+    page.settle(timeout_ms=180_000)
+    main = page.locator("[data-testid='stMain']")
+    main.get_by_text("22433 rows matched").first.wait_for(timeout=60_000)
+    heading = main.get_by_role("heading", name="Against the published figures")
+    heading.wait_for(timeout=60_000)
+    heading.scroll_into_view_if_needed()
+    caption = main.get_by_text(re.compile(r"14 labels compared: largest \|difference\| 0\.00\d\d")).first
+    caption.wait_for(timeout=30_000)
+    page.shot("evaluation_peer_reproduction")
