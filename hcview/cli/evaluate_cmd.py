@@ -134,7 +134,7 @@ def _print_published(pub: dict) -> None:
     w = max([len("label")] + [len(k) for k in per]) + 2
     print(f"\n{'label':<{w}}{'published':>10}{'reproduced':>11}{'difference':>11}")
     for lab, r in per.items():
-        print(f"{lab:<{w}}{r['published']:>10.4f}{r['reproduced']:>11.4f}{r['difference']:>+11.4f}")
+        print(f"{lab:<{w}}{r['published']:>10.4f}{r['reproduced']:>11.4f}{round(r['difference'], 4) + 0.0:>+11.4f}")
     print(f"{pub['labels_compared']} labels compared: largest |difference| {pub['max_abs_difference']:.4f}, "
           f"median {pub['median_abs_difference']:.4f}")
     for what, labs in (("published only (not scored)", pub["published_only"]),

@@ -183,11 +183,15 @@ def render_published(scored: dict, published_text: str) -> None:
         st.warning(f"No label of {escape_markdown(paths[0].name)} matches a scored label.")
         return
     table = pd.DataFrame([{"label": lab, "published AUROC": r["published"], "reproduced AUROC": r["reproduced"],
-                           "difference": r["difference"]} for lab, r in cmp["per_label"].items()])
+                           "difference": round(r["difference"], 4) + 0.0}  # + 0.0: no "-0.0000"
+                          for lab, r in cmp["per_label"].items()])
+    close = int((table["difference"].abs() <= 1e-3).sum())
     st.dataframe(table, hide_index=True, width="stretch", height="content",
                  column_config={c: st.column_config.NumberColumn(c, format="%.4f") for c in table.columns[1:]})
     st.caption(f"{cmp['labels_compared']} labels compared: largest |difference| {cmp['max_abs_difference']:.4f}, "
-               f"median {cmp['median_abs_difference']:.4f}."
+               f"median {cmp['median_abs_difference']:.4f}; {close} of {cmp['labels_compared']} within 0.001. A "
+               "difference means the two truth files or the two scorings disagree (the bundled example's README "
+               "traces its one to a label revision)."
                + (f" Published only: {', '.join(cmp['published_only'])}." if cmp["published_only"] else "")
                + (f" Scored only: {', '.join(cmp['reproduced_only'])}." if cmp["reproduced_only"] else ""))
 
