@@ -11,7 +11,7 @@ Every other model uses zennit. Rule sets (``spec.lrp``):
 - ``resnet-canonizer`` (HC-Net, ResNet): zennit's ``ResNetCanonizer`` (BatchNorm merged into the
   preceding conv, residual additions made explicit ``Sum`` modules) + ``EpsilonPlusFlat`` (flat rule
   on the first conv, z+ on convolutions, epsilon on linear layers). Exact rules: ``approximate=False``.
-- anything else (CIHMLC/DenseNet, Res-MTNet/DenseNet + EfficientNet, MedFusionNet/attention):
+- anything else (Res-MTNet/DenseNet + EfficientNet, MedFusionNet/attention; CIHMLC only if its chain trace fails):
   a sibling-only variant of ``SequentialMergeBatchNorm`` (merges only conv -> BatchNorm pairs inside one
   ``nn.Sequential``; DenseNet's pre-activation
   BatchNorms, EfficientNet's SiLU and squeeze-excitation gates, attention and LayerNorm have no

@@ -279,7 +279,9 @@ SPEC = register(ModelSpec(
     },
     dicom_modalities=("CR", "DX"),
     cam_layer="head_act", dropout="dropout (after Dense(128), p=0.5)", arch_version=2,
-    lrp="approximate: DenseNet concatenations; epsilon rule on dense layers, z+ on convs, flat on first conv",
+    lrp=("conserving chain rules (hcview.explain.lrp_chain): DenseNet canonized by its structure (BN->ReLU as "
+         "threshold ReLU, concatenations and transitions handled), flat first conv, z+ convs, epsilon dense layers; "
+         "each map reports its conservation, marked approximate outside [0.8, 1.2]"),
     train_defaults={"optimizer": "adam", "lr": 1e-4, "scheduler": "plateau", "plateau_factor": 0.9, "batch_size": 16,
                     "epochs": 30, "early_stopping": 3, "loss": "hbce", "hbce_mode": "data", "hbce_lambda": 0.5,
                     "hbce_indicator": "faithful", "augment": ["hflip", "vflip", "brightness0.1", "contrast0.1"],
