@@ -175,3 +175,22 @@ def test_records_are_matched_by_file_name_or_id_column():
     assert match_record(df, "b", id_column="mrn")[0]["Patient Age"] == 3
     assert check_columns(df.columns) == (["age", "sex"], ["view"], True)
     assert check_columns(["foo", "bar"]) == ([], ["age", "sex", "view"], False)
+
+
+@pytest.mark.parametrize("model", ["MedFusionNet", "Res-MTNet"])
+def test_lrp_that_does_not_conserve_is_called_out(tmp_models_dir, tmp_var_dir, model):
+    """Outside [0.5, 2] the LRP map is not a decomposition of the score, and the page says so beside the maps;
+    approximate maps carry their conservation in the caption."""
+    import re
+
+    at = _open(_page(), "nih-cxr-1000/", model)
+    at.session_state["case_tab"] = "Explanations"
+    at.run()
+    assert not at.exception, at.exception
+    figure = next(m.value for m in at.markdown if m.value.startswith("Relevance conservation"))
+    cons = float(re.search(r"\*\*([-+0-9.e]+)\*\*", figure).group(1))
+    warned = any("does not conserve relevance" in w.value for w in at.warning)
+    assert warned == (not 0.5 <= cons <= 2.0), (cons, warned)
+    captions = [i.caption.replace("\\", "") for el in at.get("image") for i in el.proto.imgs]
+    lrp_caption = next(c for c in captions if c.startswith("LRP"))
+    assert f"approximate (conservation {figure.split('**')[1]})" in lrp_caption, lrp_caption

@@ -52,6 +52,11 @@ def controls(pred, res) -> dict:
     return {"target": names[target], "cmap": cmap, "thr": float(thr), "alpha": float(alpha)}
 
 
+def cons_text(c: float) -> str:
+    """A conservation figure: two decimals in the usual range, else three significant digits (-1.66e+08)."""
+    return f"{c:.2f}" if 0.01 <= abs(c) < 1000 else f"{c:.3g}"
+
+
 def render_explanations(item: dict, disp, pred, res, record, window) -> dict:
     """Draws the tab; returns the settings (for the report)."""
     s = controls(pred, res)
@@ -65,17 +70,23 @@ def render_explanations(item: dict, disp, pred, res, record, window) -> dict:
         with col:
             cap = name if m is None else f"{name} · {title(res, m)}"
             if m is not None and m.get("approximate"):
-                cap += " · approximate"
+                cons = m.get("conservation")
+                cap += " · approximate" + (f" (conservation {cons_text(cons)})" if cons is not None else "")
             st.image(vc.overlay(view, None if m is None else m["map"], s["thr"], s["alpha"], s["cmap"]),
                      caption=md(cap), width="stretch")
             if st.button("Zoom", icon=":material/zoom_in:", key=f"zoom_{name}", help="full resolution in a dialog"):
                 zoom(cap, disp.array, None if m is None else m["map"], s["thr"], s["alpha"], s["cmap"])
+    cons = lrp.get("conservation") if lrp else None
+    if cons is not None and not 0.5 <= cons <= 2.0:
+        st.warning(f"LRP does not conserve relevance on this case (conservation {cons_text(cons)}; 1 means the map accounts "
+                   "for the whole score): this map is not a decomposition of the score. Do not read it as one; "
+                   "Grad-CAM is the better guide here.", icon=":material/warning:")
     bar_col, note_col = st.columns([1, 3])
     bar_col.image(vc.colorbar_strip(s["cmap"], s["thr"]), width="stretch",
                   caption=f"0 → 1; ≤ {s['thr']:.2f} not drawn (hatched)")
     note_col.info(validity_note(pred.model_id, pred.variant, res.sha256), icon=":material/straighten:")
     with st.expander("LRP details"):
-        st.markdown(f"Relevance conservation (input relevance / explained logit): **{lrp['conservation']:.2f}** "
+        st.markdown(f"Relevance conservation (input relevance / explained logit): **{cons_text(lrp['conservation'])}** "
                     "(1.00 means every bit of the score is accounted for).")
         st.markdown(("These rules are **approximate** for this architecture: some layers have no exact LRP rule and "
                      "pass plain gradient. " if lrp.get("approximate") else "Exact rules for this architecture. ")
