@@ -28,6 +28,9 @@ def pick_device(preference: str | None = None) -> "torch.device":
 def _probe_gpu_name() -> str | None:
     """The first NVIDIA GPU's model name from the driver's /proc files, when the installed torch is a CUDA build;
     None otherwise. No torch import, no CUDA context."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return None  # every GPU hidden from CUDA
     try:
         from importlib.metadata import version
 

@@ -56,3 +56,12 @@ def escape_html(value, limit: int | None = None) -> str:
 
 # short aliases for page code
 md = escape_markdown
+
+
+def decimals_apart(a: float, b: float, lo: int = 2, hi: int = 4) -> int:
+    """The fewest decimals (``lo`` to ``hi``) at which ``a`` and ``b`` print differently: a value just under its
+    threshold never reads as equal to it ("0.525 < 0.526", not "0.53 < 0.53")."""
+    for dp in range(lo, hi + 1):
+        if f"{a:.{dp}f}" != f"{b:.{dp}f}":
+            return dp
+    return hi

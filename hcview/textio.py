@@ -11,20 +11,27 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 
 def gunzip_bounded(data: bytes, name: str, limit: int) -> bytes:
-    """``data`` inflated when it is gzip (a ``.csv.gz``), else unchanged. Inflation stops at ``limit`` bytes: a
-    gzip bomb or a file that inflates past the input limit is a one-line :class:`CsvError`, never a memory spike."""
+    """``data`` inflated when it is gzip (a ``.csv.gz``, every member of a concatenated one), else unchanged.
+    Inflation stops at ``limit`` bytes: a gzip bomb or a file that inflates past the input limit is a one-line
+    :class:`CsvError`, never a memory spike; so are a damaged or truncated file and bytes after the last member."""
     if not data.startswith(GZIP_MAGIC):
         return data
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = d.decompress(data, limit + 1)
-    except zlib.error as e:
-        raise CsvError(f"{name}: a damaged gzip file ({e})") from None
-    if len(out) > limit or d.unconsumed_tail:
-        raise CsvError(f"{name}: inflates to more than the {limit // (1024 * 1024)} MB input limit")
-    if not d.eof:
-        raise CsvError(f"{name}: a truncated gzip file")
-    return out
+    out = bytearray()
+    rest = data
+    while rest:
+        if not rest.startswith(GZIP_MAGIC):
+            raise CsvError(f"{name}: bytes after the end of the gzip data (not a gzip member)")
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += d.decompress(rest, limit + 1 - len(out))
+        except zlib.error as e:
+            raise CsvError(f"{name}: a damaged gzip file ({e})") from None
+        if len(out) > limit or d.unconsumed_tail:
+            raise CsvError(f"{name}: inflates to more than the {limit // (1024 * 1024)} MB input limit")
+        if not d.eof:
+            raise CsvError(f"{name}: a truncated gzip file")
+        rest = d.unused_data
+    return bytes(out)
 
 
 def decode_text(data: bytes, name: str) -> str:

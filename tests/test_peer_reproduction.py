@@ -70,3 +70,51 @@ def test_pack_files_are_what_the_readme_says():
     assert len(preds) == len(truth) == 22433
     assert set(preds["Image Index"]) == set(truth["Image Index"])
     assert set(truth.columns) - {"Image Index"} == {c[len("prob_"):] for c in preds.columns if c.startswith("prob_")}
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("Label,AUC,auroc\nA,0.7,0.1\n", "2 AUROC columns"),
+    ("label,LABEL,auc\nA,B,0.7\n", "2 label columns"),
+    ("label,auc\nA,0.7,extra\n", "more fields than the header"),
+    ("label,auc\n,0.6\n", "has no label"),
+])
+def test_ambiguous_published_files_are_one_line_errors(tmp_path, capsys, text, needle):
+    bad = tmp_path / "aucs.csv"
+    bad.write_text(text)
+    rc = main(["evaluate", *ARGS, "--published", str(bad)])
+    _, err = capsys.readouterr()
+    assert rc == 2 and err.count("\n") == 1 and needle in err, err
+
+
+def test_published_label_without_a_reproduced_auroc_is_named(tmp_path, capsys):
+    preds = pd.DataFrame({"id": ["a", "b", "c", "d"], "A_Pred": [0.1, 0.9, 0.2, 0.8], "C_Pred": [0.5, 0.4, 0.3, 0.2]})
+    truth = pd.DataFrame({"id": ["a", "b", "c", "d"], "A_GT": [0, 1, 0, 1], "C_GT": [0, 0, 0, 0]})
+    preds.to_csv(tmp_path / "p.csv", index=False)
+    truth.to_csv(tmp_path / "t.csv", index=False)
+    (tmp_path / "pub.csv").write_text("label,auc\nA,0.9\nC,0.7\n")
+    base = ["evaluate", "--predictions", str(tmp_path / "p.csv"), "--truth", str(tmp_path / "t.csv"),
+            "--id-column", "id", "--published"]
+    assert main([*base, str(tmp_path / "pub.csv"), "--json"]) == 0
+    pub = json.loads(capsys.readouterr().out)["published"]
+    assert pub["labels_compared"] == 1 and pub["undefined_here"] == ["C"]
+    (tmp_path / "pub.csv").write_text("label,auc\nC,0.7\n")
+    rc = main([*base, str(tmp_path / "pub.csv")])
+    _, err = capsys.readouterr()
+    assert rc == 2 and "C have no AUROC on these files (one class only)" in err
+    assert main([*base, ""]) == 2 and "--published is empty" in capsys.readouterr().err
+
+
+def test_concatenated_gzip_members_are_all_read_and_trailing_bytes_refused(tmp_path, capsys):
+    lines = (PEER / "predictions.csv.gz").read_bytes()
+    text = gzip.decompress(lines).decode().splitlines(keepends=True)
+    two = tmp_path / "two.csv.gz"
+    two.write_bytes(gzip.compress("".join(text[:101]).encode()) + gzip.compress("".join(text[101:201]).encode()))
+    rc = main(["evaluate", "--predictions", str(two), *ARGS[2:], "--json"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert json.loads(out)["join"]["matched"] == 200
+    junk = tmp_path / "junk.csv.gz"
+    junk.write_bytes(gzip.compress("".join(text[:101]).encode()) + b"trailing")
+    rc = main(["evaluate", "--predictions", str(junk), *ARGS[2:]])
+    _, err = capsys.readouterr()
+    assert rc == 2 and err.count("\n") == 1 and "bytes after the end of the gzip data" in err

@@ -113,3 +113,13 @@ def test_support_accuracy_scatter():
     r = M.pearson(s, a)["r"]
     assert f"r = {r:.2f}" in fig.layout.title.text
     assert len(fig.data) == 3  # two groups + fit line
+
+
+def test_fourteen_roc_curves_get_fourteen_colours_and_a_legend_that_fits():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, (200, 14))
+    s = rng.random((200, 14)) + 0.3 * y
+    fig = V.roc_curves(y, s, [f"L{i}" for i in range(14)])
+    colours = [tr.line.color for tr in fig.data if tr.name != "chance"]
+    assert len(colours) == 14 and len(set(colours)) == 14
+    assert fig.layout.legend.font.size >= 12 and fig.layout.height >= 24 * 15 + 140

@@ -94,3 +94,21 @@ def test_mc_bands_draw_each_rows_own_threshold():
             {"label": "b", "prob": 0.6, "mc_mean": 0.6, "ci_low": 0.5, "ci_high": 0.7, "threshold": 0.7}]
     fig = vc.mc_bands(rows, threshold=None)
     assert len(fig.data) == 2 and sorted(fig.data[1].x) == [0.25, 0.7]
+
+
+def test_a_value_just_under_its_threshold_never_prints_equal_to_it():
+    from hcview.infer.results import tree_detail
+    from hcview.models.labels import load_label_space
+    from hcview.text import decimals_apart
+
+    assert decimals_apart(0.55, 0.53) == 2 and decimals_apart(0.5251, 0.5254) == 4 and decimals_apart(0.5, 0.5) == 4
+    ls = load_label_space(get_spec("cihmlc").variant("demo").label_space)
+    labels = ls.heads[0].labels
+    p = np.full(len(labels), 0.1)
+    p[labels.index("Opacity")] = 0.5251       # negative at 0.5254 ...
+    p[labels.index("Lung Opacity")] = 0.9     # ... under a positive child
+    t = np.full(len(labels), 0.5)
+    t[labels.index("Opacity")] = 0.5254
+    d = tree_detail(ls, {ls.heads[0].name: p}, t)
+    text = next(x for x in d["inconsistencies"] if x.startswith("Lung Opacity"))
+    assert "Opacity (0.5251) is negative at 0.5254" in text

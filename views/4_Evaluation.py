@@ -157,11 +157,10 @@ def external_tab() -> None:
         show_error(e)
 
 
-with tab_model:
-    model_tab()
-with tab_ext:
-    external_tab()
-
 from hcview.ui.evaluation.agreement import render_reader_agreement  # noqa: E402
 
-render_reader_agreement()
+with tab_model:
+    model_tab()
+    render_reader_agreement()  # readers' feedback on the models' findings (Case review), not on external files
+with tab_ext:
+    external_tab()

@@ -89,15 +89,19 @@ def run(args) -> int:
                             n_boot=args.bootstrap, truth=args.truth, id_column=args.id_column)
     if len(result["model_order"]) == 1:  # one file: its own record ({file, labels, summary})
         result = result["models"][result["model_order"][0]]
-    if args.published:
+    if args.published is not None:
         from hcview.metrics.external import compare_to_published, load_published
 
+        if not args.published.strip():
+            raise InputError("--published is empty: give the CSV of a peer's per-label AUROCs")
         if "models" in result:
             raise InputError("--published compares one predictions file with a peer's figures; give one file")
-        result["published"] = compare_to_published(result["labels"], load_published(args.published))
-        if not result["published"]["labels_compared"]:
-            raise InputError(f"no label of {args.published} matches a scored label "
-                             f"({', '.join(list(result['labels'])[:6])})")
+        pub = result["published"] = compare_to_published(result["labels"], load_published(args.published))
+        if not pub["labels_compared"]:
+            why = (f"; {', '.join(pub['undefined_here'][:6])} have no AUROC on these files (one class only)"
+                   if pub["undefined_here"] else "")
+            raise InputError(f"no label of {args.published} has a reproduced AUROC to compare with "
+                             f"(scored: {', '.join(list(result['labels'])[:6])}){why}")
     _emit(result, args)
     return 0
 
@@ -138,7 +142,8 @@ def _print_published(pub: dict) -> None:
     print(f"{pub['labels_compared']} labels compared: largest |difference| {pub['max_abs_difference']:.4f}, "
           f"median {pub['median_abs_difference']:.4f}")
     for what, labs in (("published only (not scored)", pub["published_only"]),
-                       ("scored only (no published figure)", pub["reproduced_only"])):
+                       ("scored only (no published figure)", pub["reproduced_only"]),
+                       ("published, but no AUROC on these files (one class only)", pub.get("undefined_here", []))):
         if labs:
             print(f"{what}: {', '.join(labs)}")
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hcview.text import decimals_apart
+
 from .mc_dropout import HeadUncertainty
 
 
@@ -153,8 +155,9 @@ def tree_detail(ls, probs, thresholds: np.ndarray | None = None) -> dict:
         edges.append({"parent": parent, "child": child, "p_parent": pp, "p_child": pc, "t_parent": float(t[ip]),
                       "t_child": float(t[ic]), "inconsistent": viol})
         if viol:
-            bad.append(f"{child} ({pc:.2f}, positive at {t[ic]:.2f}) while its parent {parent} ({pp:.2f}) is "
-                       f"negative at {t[ip]:.2f}")
+            dc, dp = decimals_apart(pc, t[ic]), decimals_apart(pp, t[ip])
+            bad.append(f"{child} ({pc:.{dc}f}, positive at {t[ic]:.{dc}f}) while its parent {parent} ({pp:.{dp}f}) is "
+                       f"negative at {t[ip]:.{dp}f}")
     children = {c for _, c in ls.edges}
     roots = [lab for lab in labels if lab not in children and any(pa == lab for pa, _ in ls.edges)]
     return {"edges": edges, "roots": roots, "inconsistencies": bad, "inconsistent": bool(bad)}

@@ -325,19 +325,31 @@ def load_files(paths: Sequence, truth_pattern: str, score_pattern: str, labels: 
 
 
 def load_published(path) -> dict[str, float]:
-    """A peer's published per-label AUROCs: a CSV with a label column (``label``, ``finding`` or ``pathology``)
-    and an AUROC column (``auc``, ``auroc`` or ``auc_roc``), case-insensitive. -> ``{label: auroc}``; a missing
-    column, a duplicated label or a value outside [0, 1] is a one-line ``CsvError``."""
+    """A peer's published per-label AUROCs: a CSV with one label column (``label``, ``finding`` or ``pathology``)
+    and one AUROC column (``auc``, ``auroc`` or ``auc_roc``), case-insensitive. -> ``{label: auroc}``; a missing
+    or ambiguous column, a row with more fields than the header, an empty or duplicated label or a value outside
+    [0, 1] is a one-line ``CsvError``."""
     path = Path(path)
     df = _read_csv(path, "published AUROC file")
-    cols = {c.lower().strip(): c for c in df.columns}
-    lab_col = next((cols[k] for k in ("label", "finding", "pathology") if k in cols), None)
-    auc_col = next((cols[k] for k in ("auroc", "auc", "auc_roc") if k in cols), None)
+    lower = [str(c).lower().strip() for c in df.columns]
+
+    def one(names: tuple, what: str):
+        hits = [df.columns[k] for k, c in enumerate(lower) if c in names]
+        if len(hits) > 1:
+            raise CsvError(f"published AUROC file {path.name} has {len(hits)} {what} columns "
+                           f"({', '.join(map(str, hits))}); keep one")
+        return hits[0] if hits else None
+
+    lab_col, auc_col = one(("label", "finding", "pathology"), "label"), one(("auroc", "auc", "auc_roc"), "AUROC")
     if lab_col is None or auc_col is None:
         raise CsvError(f"published AUROC file {path.name} needs a 'label' and an 'auc' (or 'auroc') column "
-                       f"(columns: {', '.join(df.columns[:6])})")
+                       f"(columns: {', '.join(map(str, df.columns[:6]))})")
+    if any(str(c).startswith("Unnamed:") for c in df.columns) or df.index.dtype != "int64":
+        raise CsvError(f"published AUROC file {path.name}: a row has more fields than the header")
     out: dict[str, float] = {}
     for i, (lab, raw) in enumerate(zip(df[lab_col].astype(str).str.strip(), df[auc_col].astype(str).str.strip())):
+        if not lab:
+            raise CsvError(f"{path.name}: data row {i + 1} has no label")
         try:
             v = float(raw)
         except ValueError:
@@ -346,7 +358,7 @@ def load_published(path) -> dict[str, float]:
             raise CsvError(f"{path.name}: AUROC {v:g} of {lab[:40]!r} is outside [0, 1] (data row {i + 1})")
         if lab in out:
             raise CsvError(f"{path.name}: label {lab[:40]!r} appears more than once")
-        out[lab] = v
+        out[lab] = v + 0.0  # -0 -> 0
     if not out:
         raise CsvError(f"published AUROC file {path.name} has no rows")
     return out
@@ -355,7 +367,8 @@ def load_published(path) -> dict[str, float]:
 def compare_to_published(labels: dict, published: dict[str, float]) -> dict:
     """Reproduced per-label AUROC (``labels``: a result's ``{label: {auroc, ...}}``) next to a peer's published
     figure: ``{per_label: {label: {published, reproduced, difference}}, max_abs_difference, median_abs_difference,
-    labels_compared, published_only, reproduced_only}``."""
+    labels_compared, published_only, reproduced_only, undefined_here}``; ``undefined_here``: labels in both whose AUROC
+    is undefined on these files (one class only), so they cannot be compared."""
     common = [lab for lab in labels if lab in published and labels[lab].get("auroc") is not None]
     per = {lab: {"published": published[lab], "reproduced": float(labels[lab]["auroc"]),
                  "difference": float(labels[lab]["auroc"]) - published[lab]} for lab in common}
@@ -365,4 +378,5 @@ def compare_to_published(labels: dict, published: dict[str, float]) -> dict:
             "max_abs_difference": float(diffs.max()) if per else None,
             "median_abs_difference": float(np.median(diffs)) if per else None,
             "published_only": [lab for lab in published if lab not in labels],
-            "reproduced_only": [lab for lab in labels if lab not in published]}
+            "reproduced_only": [lab for lab in labels if lab not in published],
+            "undefined_here": [lab for lab in labels if lab in published and labels[lab].get("auroc") is None]}

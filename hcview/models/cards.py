@@ -73,19 +73,28 @@ def checkpoint_fields(model_id: str, variant: str) -> dict:
 def catalog_rows() -> list[dict]:
     """The catalog (one row per entry and variant, as :func:`hcview.models.catalog.catalog` returns it) from the
     snapshot and the cards: no torch."""
-    try:
-        static = json.loads(SNAPSHOT.read_text())["rows"]
-    except (OSError, ValueError, KeyError):
-        raise CheckpointError(f"the model catalog snapshot {SNAPSHOT.name} is missing or unreadable: run "
-                              "python -m hcview models --snapshot") from None
+    static = _snapshot_rows()
     return [{**{k: r[k] for k in STATIC_KEYS}, **checkpoint_fields(r["id"], r["variant"])} for r in static]
+
+
+def _snapshot_rows() -> list[dict]:
+    """The snapshot's rows, checked for shape: a missing, unreadable or stale file is one ``CheckpointError``."""
+    fix = "run python -m hcview models --snapshot"
+    try:
+        rows = json.loads(SNAPSHOT.read_text())["rows"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CheckpointError(f"the model catalog snapshot {SNAPSHOT.name} is missing or unreadable: {fix}") from None
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) and set(STATIC_KEYS) <= set(r)
+                                                         for r in rows):
+        raise CheckpointError(f"the model catalog snapshot {SNAPSHOT.name} is empty or out of date: {fix}")
+    return rows
 
 
 def model_ids() -> list[str]:
     """The registry's entry ids in its order, from the snapshot (no torch); the registry itself without one."""
     try:
-        return list(dict.fromkeys(r["id"] for r in json.loads(SNAPSHOT.read_text())["rows"]))
-    except (OSError, ValueError, KeyError):
+        return list(dict.fromkeys(r["id"] for r in _snapshot_rows()))
+    except CheckpointError:
         from .registry import list_models
 
         return list_models()

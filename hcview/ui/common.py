@@ -1,6 +1,8 @@
 """Shared sidebar and small widgets used by every page."""
 from __future__ import annotations
 
+import sys
+
 import streamlit as st
 
 from hcview.errors import HcviewError
@@ -14,8 +16,11 @@ def cached_catalog() -> list[dict]:
 
 
 @st.cache_resource(show_spinner=False)
-def device_text() -> str:
+def device_text(torch_loaded: bool = False) -> str:
+    """Cached per state: the driver's view before torch is imported, torch's own once it is."""
     from hcview.device import describe
+
+    del torch_loaded  # part of the cache key only
 
     return describe()
 
@@ -26,8 +31,12 @@ SYNTHETIC_BANNER = "Trained on synthetic phantoms only: not meaningful on real s
 def sidebar() -> None:
     """The sidebar every page shares: device, which models are trained, a link to bootstrap."""
     with st.sidebar:
-        st.caption(f"Compute: {device_text()}")
-        rows = [r for r in cached_catalog() if r["variant"] == "demo"]
+        st.caption(f"Compute: {device_text('torch' in sys.modules)}")
+        try:
+            rows = [r for r in cached_catalog() if r["variant"] == "demo"]
+        except Exception as e:  # a missing or stale catalog snapshot: one line, the page still renders
+            show_error(e)
+            return
         trained = [r["name"] for r in rows if r["trained"]]
         if trained:
             st.caption("Trained demo models: " + ", ".join(trained))

@@ -189,6 +189,8 @@ def findings_rows(summary: dict, max_children: int | None = None) -> list[dict]:
 
 
 def findings_table(summary: dict, max_children: int | None = None):
+    from hcview.text import decimals_apart
+
     """:func:`findings_rows` as a DataFrame for display: ``finding`` (indented), ``call``, ``p``, ``MC mean ± sd``,
     ``95% interval``, ``threshold``, ``review`` (uncertain / violation)."""
     import pandas as pd
@@ -205,13 +207,16 @@ def findings_table(summary: dict, max_children: int | None = None):
         elif r["on_path"]:
             call = "predicted"
         review = "; ".join(x for x in ("uncertain" if r["uncertain"] else "", r["violation"]) if x)
+        called = r["mc_mean"] if r["mc_mean"] is not None else r["p"]  # what the call compares with the threshold
+        dp = decimals_apart(called, r["threshold"]) if called is not None and r["threshold"] is not None else 2
         out.append({"finding": "\u2003" * r["depth"] + ("└ " if r["depth"] else "") + r["label"], "call": call,
                     "p": r["p"],
-                    "MC mean ± sd": ((f"{r['mc_mean']:.2f}" + (f" ± {r['sd']:.2f}" if r["sd"] is not None else ""))
+                    "MC mean ± sd": ((f"{r['mc_mean']:.{dp}f}" + (f" ± {r['sd']:.2f}" if r["sd"] is not None else ""))
                                      if r["mc_mean"] is not None else ""),
                     "95% interval": (f"{r['ci_low']:.2f}–{r['ci_high']:.2f}"
                                      if r["ci_low"] is not None and r["ci_high"] is not None else ""),
-                    "threshold": r["threshold"], "review": review})
+                    "threshold": f"{r['threshold']:.{dp}f}" if r["threshold"] is not None else "",
+                    "review": review})
     return pd.DataFrame(out)
 
 

@@ -9,6 +9,22 @@ import plotly.graph_objects as go
 from hcview.metrics.multilabel import compute_pr_curves, compute_roc_curves
 
 
+def _style(fig: go.Figure, n: int) -> go.Figure:
+    """Up to 10 curves: plotly's palette; more: 24 distinct colours (no two labels share one), a legible legend and
+    a plot tall enough that the legend never scrolls."""
+    if n > 10:
+        import plotly.express as px
+
+        palette = px.colors.qualitative.Dark24
+        k = 0
+        for tr in fig.data:
+            if tr.name != "chance":
+                tr.line.color = palette[k % len(palette)]
+                k += 1
+    fig.update_layout(legend={"font": {"size": 12}}, height=max(450, 24 * (n + 1) + 140))
+    return fig
+
+
 def roc_curves(y_true, y_score, labels: Sequence[str] | None = None, title: str = "ROC curves",
                chance: bool = True) -> go.Figure:
     """One line per label with a defined AUROC (legend 'label (AUC 0.912)'), plus a chance line."""
@@ -21,8 +37,8 @@ def roc_curves(y_true, y_score, labels: Sequence[str] | None = None, title: str 
         fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance",
                                  line={"dash": "dash", "color": "grey"}, hoverinfo="skip"))
     fig.update_layout(title=title, xaxis={"title": "false positive rate", "range": [0, 1]},
-                      yaxis={"title": "true positive rate", "range": [0, 1.02]}, legend={"font": {"size": 10}})
-    return fig
+                      yaxis={"title": "true positive rate", "range": [0, 1.02]})
+    return _style(fig, len(curves))
 
 
 def pr_curves(y_true, y_score, labels: Sequence[str] | None = None, title: str = "Precision-recall curves"
@@ -35,8 +51,8 @@ def pr_curves(y_true, y_score, labels: Sequence[str] | None = None, title: str =
                                  name=f"{name} (AP {c['ap']:.3f})",
                                  hovertemplate=f"{name}<br>recall %{{x:.3f}}<br>precision %{{y:.3f}}<extra></extra>"))
     fig.update_layout(title=title, xaxis={"title": "recall", "range": [0, 1]},
-                      yaxis={"title": "precision", "range": [0, 1.02]}, legend={"font": {"size": 10}})
-    return fig
+                      yaxis={"title": "precision", "range": [0, 1.02]})
+    return _style(fig, len(curves))
 
 
 def one_vs_rest(kind: str, y, s, labels: Sequence[str], chosen: Sequence[str] | None = None):

@@ -504,4 +504,6 @@ def test_page_bundled_peer_example_reproduces_published(tmp_var_dir, tmp_models_
     assert len(table) == 14
     diffs = table.set_index("label")["difference"].abs()
     assert diffs.drop("Pneumonia").max() < 5e-4 and diffs["Pneumonia"] < 6e-3
-    assert any("14 labels compared" in c.value for c in at.caption)
+    cap = next(c.value for c in at.caption if "14 labels compared" in c.value)
+    assert "13 of 14 within 0.001" in cap and "Differs by more than 0.001: Pneumonia (-0.0048)" in cap
+    assert any("Why Pneumonia differs" in i.value for i in at.info)  # the bundled example explains its one gap

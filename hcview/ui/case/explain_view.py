@@ -65,6 +65,11 @@ def render_explanations(item: dict, disp, pred, res, record, window) -> dict:
     target = s["target"]
     cam = cams.get(tuple(target))
     lrp = compute.lrp(item, pred, res, record, target)
+    cons = lrp.get("conservation") if lrp else None
+    if cons is not None and not 0.5 <= cons <= 2.0:  # said above the maps, where the eye lands first
+        st.warning(f"LRP does not conserve relevance on this case (conservation {cons_text(cons)}; 1 means the map "
+                   "accounts for the whole score): the LRP map is not a decomposition of the score. Do not read it "
+                   "as one; Grad-CAM is the better guide here.", icon=":material/warning:")
     cols = st.columns(3, gap="small")
     for col, (name, m) in zip(cols, (("Original", None), ("Grad-CAM", cam), ("LRP", lrp))):
         with col:
@@ -76,11 +81,6 @@ def render_explanations(item: dict, disp, pred, res, record, window) -> dict:
                      caption=md(cap), width="stretch")
             if st.button("Zoom", icon=":material/zoom_in:", key=f"zoom_{name}", help="full resolution in a dialog"):
                 zoom(cap, disp.array, None if m is None else m["map"], s["thr"], s["alpha"], s["cmap"])
-    cons = lrp.get("conservation") if lrp else None
-    if cons is not None and not 0.5 <= cons <= 2.0:
-        st.warning(f"LRP does not conserve relevance on this case (conservation {cons_text(cons)}; 1 means the map accounts "
-                   "for the whole score): this map is not a decomposition of the score. Do not read it as one; "
-                   "Grad-CAM is the better guide here.", icon=":material/warning:")
     bar_col, note_col = st.columns([1, 3])
     bar_col.image(vc.colorbar_strip(s["cmap"], s["thr"]), width="stretch",
                   caption=f"0 → 1; ≤ {s['thr']:.2f} not drawn (hatched)")
@@ -88,9 +88,17 @@ def render_explanations(item: dict, disp, pred, res, record, window) -> dict:
     with st.expander("LRP details"):
         st.markdown(f"Relevance conservation (input relevance / explained logit): **{cons_text(lrp['conservation'])}** "
                     "(1.00 means every bit of the score is accounted for).")
-        st.markdown(("These rules are **approximate** for this architecture: some layers have no exact LRP rule and "
-                     "pass plain gradient. " if lrp.get("approximate") else "Exact rules for this architecture. ")
-                    + f"Rules: {md(lrp.get('rules') or '')}.")
+        chain = "structural DenseNet canonization" in (lrp.get("rules") or "")
+        if chain:
+            head = ("Conserving rules for this architecture (every layer has an LRP rule). "
+                    + ("This map is marked **approximate** only because its conservation is outside [0.8, 1.2]. "
+                       if lrp.get("approximate") else ""))
+        elif lrp.get("approximate"):
+            head = ("These rules are **approximate** for this architecture: some layers have no exact LRP rule and "
+                    "pass plain gradient. ")
+        else:
+            head = "Exact rules for this architecture. "
+        st.markdown(head + f"Rules: {md(lrp.get('rules') or '')}.")
         st.caption(f"Model notes: {md(pred.spec.lrp)}")
     gallery(disp, pred, res, cams, compute.view(item, disp, window, THUMB_SIDE), s)
     return s

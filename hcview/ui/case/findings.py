@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from hcview.report.case import flag_messages
+from hcview.text import decimals_apart
 from hcview.text import escape_markdown as md
 from hcview.ui.panels import PanelContext, render_panel
 from hcview.viz import case as vc
@@ -53,8 +54,9 @@ def key_findings(summary: dict, res) -> list[str]:
             for o in pos[:6]:
                 sd = f" ± {o['mc_std']:.2f}" if o.get("mc_std") is not None else ""
                 unc = " — **uncertain**" if o.get("uncertain") else ""
-                out.append(f"**{md(o['label'])}** {res.mean_of(level, o['index']):.2f}{sd} "
-                           f"(threshold {o['threshold']:.2f}){unc}")
+                m = res.mean_of(level, o["index"])
+                dp = decimals_apart(m, o["threshold"])
+                out.append(f"**{md(o['label'])}** {m:.{dp}f}{sd} (threshold {o['threshold']:.{dp}f}){unc}")
             if len(pos) > 6:
                 out.append(f"… and {len(pos) - 6} more positive (see the tree below)")
     return out

@@ -144,12 +144,23 @@ def init_state() -> None:
         st.session_state.setdefault(k, v)
 
 
+PEER_NOTE = ("Why Pneumonia differs: the peer scored its predictions against its own copy of the NIH labels, which "
+             "NIH revised in 2020; the truth file here holds the original 2017 labels. On the 181 of these test images "
+             "that the bundled NIH sample (2020 labels) also holds, the two label versions disagree on exactly one "
+             "label, a Pneumonia label, and Pneumonia has only 242 positives in this test split. The scoring agrees "
+             "(the other 13 labels within 0.0003). Provenance: data/samples/peer-chexnet/README.md.")
+
+
+def peer_dir():
+    from hcview.paths import samples_dir
+
+    return samples_dir() / "peer-chexnet"
+
+
 def load_peer_example() -> None:
     """Button callback: fill the tab with the bundled peer CheXNet reproduction (predictions, truth joined on
     ``Image Index``, published AUROCs)."""
-    from hcview.paths import samples_dir
-
-    d = samples_dir() / "peer-chexnet"
+    d = peer_dir()
     st.session_state.update({"ext_paths": str(d / "predictions.csv.gz"), "ext_truth_path": str(d / "truth.csv.gz"),
                              "ext_id_column": "Image Index", "ext_truth": "{label}", "ext_score": "prob_{label}",
                              "ext_published": str(d / "published_aucs.csv"), "ext_labels": ""})
@@ -160,7 +171,7 @@ def published_comparison(labels_key: tuple, published_path: str, mtime: float) -
     from hcview.metrics.external import compare_to_published, load_published
 
     del mtime
-    labels = {lab: {"auroc": auc} for lab, auc in labels_key}
+    labels = {lab: {"auroc": auc} for lab, auc in labels_key}  # None: undefined on these files
     return compare_to_published(labels, load_published(published_path))
 
 
@@ -171,12 +182,14 @@ def render_published(scored: dict, published_text: str) -> None:
     paths = parse_path_list(published_text, "published AUROC file")
     if not paths:
         return
+    if len(paths) > 1:
+        raise CsvError("give one published AUROC file")
     names = scored["names"]
     if len(names) != 1:
         st.info("Published AUROCs are compared with one predictions file; score one file to see them.")
         return
     rec = scored["result"]["models"][names[0]]["labels"]
-    key = tuple((lab, r["auroc"]) for lab, r in rec.items() if r.get("auroc") is not None)
+    key = tuple((lab, r.get("auroc")) for lab, r in rec.items())
     cmp = published_comparison(key, str(paths[0]), paths[0].stat().st_mtime)
     st.subheader("Against the published figures")
     if not cmp["labels_compared"]:
@@ -188,12 +201,18 @@ def render_published(scored: dict, published_text: str) -> None:
     close = int((table["difference"].abs() <= 1e-3).sum())
     st.dataframe(table, hide_index=True, width="stretch", height="content",
                  column_config={c: st.column_config.NumberColumn(c, format="%.4f") for c in table.columns[1:]})
+    esc = lambda labs: escape_markdown(", ".join(labs), limit=300)  # noqa: E731 (labels are the file's text)
+    off = [f"{escape_markdown(lab, limit=60)} ({r['difference']:+.4f})" for lab, r in cmp["per_label"].items()
+           if abs(r["difference"]) > 1e-3]
     st.caption(f"{cmp['labels_compared']} labels compared: largest |difference| {cmp['max_abs_difference']:.4f}, "
-               f"median {cmp['median_abs_difference']:.4f}; {close} of {cmp['labels_compared']} within 0.001. A "
-               "difference means the two truth files or the two scorings disagree (the bundled example's README "
-               "traces its one to a label revision)."
-               + (f" Published only: {', '.join(cmp['published_only'])}." if cmp["published_only"] else "")
-               + (f" Scored only: {', '.join(cmp['reproduced_only'])}." if cmp["reproduced_only"] else ""))
+               f"median {cmp['median_abs_difference']:.4f}; {close} of {cmp['labels_compared']} within 0.001."
+               + (f" Differs by more than 0.001: {', '.join(off)}." if off else "")
+               + (f" Published only: {esc(cmp['published_only'])}." if cmp["published_only"] else "")
+               + (f" Scored only: {esc(cmp['reproduced_only'])}." if cmp["reproduced_only"] else "")
+               + (f" No AUROC on these files (one class only): {esc(cmp['undefined_here'])}."
+                  if cmp.get("undefined_here") else ""))
+    if paths[0].resolve() == (peer_dir() / "published_aucs.csv").resolve():
+        st.info(PEER_NOTE, icon=":material/info:")
 
 
 def external_roc_figure(scored: dict, name: str):

@@ -43,15 +43,17 @@ def findings_table(summary: dict, max_children: int | None = None, height: int |
            "p": st.column_config.ProgressColumn("p", min_value=0.0, max_value=1.0, format="%.2f", width=95),
            "MC mean ± sd": st.column_config.TextColumn("MC mean ± sd", width=110),
            "95% interval": st.column_config.TextColumn("95% interval", width=100),
-           "threshold": st.column_config.NumberColumn("threshold", format="%.2f", width=80,
-                                                      help="the label's operating point, chosen on validation data"),
+           "threshold": st.column_config.TextColumn("threshold", width=80,
+                                                    help="the label's operating point, chosen on validation data; "
+                                                         "shown with as many decimals as it takes to tell it from "
+                                                         "the MC mean"),
            "review": st.column_config.TextColumn("review", width="large")}
     if compact:
         df = df.drop(columns=["95% interval", "threshold"])
         cfg["finding"] = st.column_config.TextColumn("finding", width=190)
     if (df["review"] == "").all():
         df = df.drop(columns=["review"])
-    if "threshold" in df and df["threshold"].isna().all():
+    if "threshold" in df and (df["threshold"] == "").all():
         df = df.drop(columns=["threshold"])
     if not (df["MC mean ± sd"] != "").any():
         df = df.drop(columns=[c for c in ("MC mean ± sd", "95% interval") if c in df])
