@@ -17,6 +17,8 @@ from functools import lru_cache
 import numpy as np
 import plotly.graph_objects as go
 
+from hcview.text import decimals_apart
+
 # ---------------------------------------------------------------------------------------------------------------
 # heat-map colour maps and overlays
 # name -> (matplotlib colour map, number of steps); "paper" is the CIHMLC authors' rendering
@@ -189,8 +191,6 @@ def findings_rows(summary: dict, max_children: int | None = None) -> list[dict]:
 
 
 def findings_table(summary: dict, max_children: int | None = None):
-    from hcview.text import decimals_apart
-
     """:func:`findings_rows` as a DataFrame for display: ``finding`` (indented), ``call``, ``p``, ``MC mean ± sd``,
     ``95% interval``, ``threshold``, ``review`` (uncertain / violation)."""
     import pandas as pd
