@@ -1,6 +1,6 @@
 import streamlit as st
 
-from hcview.ui.common import SYNTHETIC_BANNER, cached_catalog, headline_metrics, show_error
+from hcview.ui.common import SYNTHETIC_BANNER, cached_catalog, headline_metrics
 from hcview.ui.jobs_widgets import bootstrap_button
 
 st.title("hcview")
@@ -9,11 +9,7 @@ st.markdown(
     "MC-dropout uncertainty, Grad-CAM and LRP heatmaps, per-class failure modes. "
     "Four published models are implemented, each with its own model card."
 )
-try:
-    rows = cached_catalog()
-except Exception as e:  # a missing or stale catalog snapshot: one line
-    show_error(e)
-    st.stop()
+rows = cached_catalog()
 headline = headline_metrics(rows, n=2)
 demo = [r for r in rows if r["variant"] == "demo"]
 # Cards of one height, and inside them blocks of fixed height in the same order, so the four line up whatever

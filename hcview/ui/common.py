@@ -29,14 +29,15 @@ SYNTHETIC_BANNER = "Trained on synthetic phantoms only: not meaningful on real s
 
 
 def sidebar() -> None:
-    """The sidebar every page shares: device, which models are trained, a link to bootstrap."""
+    """The sidebar every page shares: device, which models are trained, a link to bootstrap. It runs before any page
+    (app.py), so a catalog that cannot be read (a missing or stale snapshot) is said here once, and no page runs."""
+    try:
+        rows = [r for r in cached_catalog() if r["variant"] == "demo"]
+    except Exception as e:
+        show_error(e)
+        st.stop()
     with st.sidebar:
         st.caption(f"Compute: {device_text('torch' in sys.modules)}")
-        try:
-            rows = [r for r in cached_catalog() if r["variant"] == "demo"]
-        except Exception as e:  # a missing or stale catalog snapshot: one line, the page still renders
-            show_error(e)
-            return
         trained = [r["name"] for r in rows if r["trained"]]
         if trained:
             st.caption("Trained demo models: " + ", ".join(trained))
