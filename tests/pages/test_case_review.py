@@ -51,6 +51,7 @@ def test_explanations_show_gradcam_lrp_and_details(tmp_models_dir, tmp_var_dir):
     assert not at.exception, at.exception
     md = " ".join(m.value for m in at.markdown)
     assert "Relevance conservation" in md  # the figure is shown; "approximate" only where the rules are (not CIHMLC now)
+    assert "Conserving rules for this architecture" in md and "no exact LRP rule" not in md  # CIHMLC: chain rules
     assert at.slider(key="case_alpha").value == 0.5
     at.slider(key="case_alpha").set_value(0.8)
     at.run()

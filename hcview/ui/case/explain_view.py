@@ -75,8 +75,8 @@ def render_explanations(item: dict, disp, pred, res, record, window) -> dict:
         with col:
             cap = name if m is None else f"{name} · {title(res, m)}"
             if m is not None and m.get("approximate"):
-                cons = m.get("conservation")
-                cap += " · approximate" + (f" (conservation {cons_text(cons)})" if cons is not None else "")
+                c = m.get("conservation")
+                cap += " · approximate" + (f" (conservation {cons_text(c)})" if c is not None else "")
             st.image(vc.overlay(view, None if m is None else m["map"], s["thr"], s["alpha"], s["cmap"]),
                      caption=md(cap), width="stretch")
             if st.button("Zoom", icon=":material/zoom_in:", key=f"zoom_{name}", help="full resolution in a dialog"):
@@ -88,8 +88,9 @@ def render_explanations(item: dict, disp, pred, res, record, window) -> dict:
     with st.expander("LRP details"):
         st.markdown(f"Relevance conservation (input relevance / explained logit): **{cons_text(lrp['conservation'])}** "
                     "(1.00 means every bit of the score is accounted for).")
-        chain = "structural DenseNet canonization" in (lrp.get("rules") or "")
-        if chain:
+        from hcview.explain.lrp_chain import RULES as CHAIN_RULES
+
+        if (lrp.get("rules") or "").startswith(CHAIN_RULES):
             head = ("Conserving rules for this architecture (every layer has an LRP rule). "
                     + ("This map is marked **approximate** only because its conservation is outside [0.8, 1.2]. "
                        if lrp.get("approximate") else ""))
