@@ -40,12 +40,18 @@ def _probe_gpu_name() -> str | None:
         return None
     for info in sorted(glob.glob("/proc/driver/nvidia/gpus/*/information")):
         try:
-            for line in open(info):
-                if line.startswith("Model:"):
-                    return line.split(":", 1)[1].strip()
+            with open(info) as f:
+                for line in f:
+                    if line.startswith("Model:"):
+                        return line.split(":", 1)[1].strip()
         except OSError:
             continue
     return None
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, else the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def describe() -> str:
@@ -58,5 +64,4 @@ def describe() -> str:
         name = _probe_gpu_name()
         if name:
             return f"GPU: {name}"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return f"CPU ({cores} cores)"
+    return f"CPU ({available_cores()} cores)"

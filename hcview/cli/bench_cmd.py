@@ -139,11 +139,12 @@ def choose_threads(setting, device) -> tuple[int, str]:
 
     if getattr(device, "type", "cpu") == "cuda":
         return torch.get_num_threads(), "CUDA run: CPU threads left at the default"
+    from hcview.device import available_cores
     from hcview.train.trainer import cpu_threads
 
     n = cpu_threads(setting)
     why = ("set by --threads" if setting not in (None, "", "auto") else
-           f"auto: {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} cores, "
+           f"auto: {available_cores()} cores, "
            f"1-minute load average {os.getloadavg()[0]:.1f} at the start")
     return n, why
 

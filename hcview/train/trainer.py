@@ -103,7 +103,9 @@ def cpu_threads(setting=None, world_size: int = 1) -> int:
     while descheduled make 2 threads 2-3x slower than 1 (measured on the 2-core dev box at load ~5)."""
     import os
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from hcview.device import available_cores
+
+    cores = available_cores()
     per_proc = max(1, cores // max(1, world_size))
     if setting not in (None, "", "auto"):
         return max(1, int(setting))
