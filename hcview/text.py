@@ -65,3 +65,12 @@ def decimals_apart(a: float, b: float, lo: int = 2, hi: int = 4) -> int:
         if f"{a:.{dp}f}" != f"{b:.{dp}f}":
             return dp
     return hi
+
+
+def mean_ci_text(s: dict) -> str:
+    """``0.601 [0.49, 0.71]`` from a ``{mean, ci_low, ci_high}`` summary (``n/a`` without a mean)."""
+    if s.get("mean") is None:
+        return "n/a"
+    if s.get("ci_low") is None:
+        return f"{s['mean']:.3f}"
+    return f"{s['mean']:.3f} [{s['ci_low']:.2f}, {s['ci_high']:.2f}]"

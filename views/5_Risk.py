@@ -96,7 +96,7 @@ except Exception as e:
     st.stop()
 
 from hcview.io_utils import safe_csv_text  # noqa: E402
-from hcview.risk.stratify import ci_text  # noqa: E402
+from hcview.text import mean_ci_text  # noqa: E402
 from hcview.viz.risk import cv_roc_figure, level_figure, scored_distribution_figure, stage1_auc_figure  # noqa: E402
 
 cv = res.cv
@@ -110,7 +110,7 @@ cols = st.columns(5)
 for col, (label, key) in zip(cols, [("AUROC", "auroc"), ("G-mean", "gmean"), ("Sensitivity", "sensitivity"),
                                     ("Specificity", "specificity"), ("High-level recall", "high_recall")]):
     s = res.cv_metrics[key]
-    col.metric(label, "n/a" if s["mean"] is None else f"{s['mean']:.3f}", help=f"95% CI: {ci_text(s)}")
+    col.metric(label, "n/a" if s["mean"] is None else f"{s['mean']:.3f}", help=f"95% CI: {mean_ci_text(s)}")
 st.markdown("**Two-stage model and baselines, same folds** (mean [95% CI])")
 # one column per model, one row per metric: four models fit a 1280 px window, seven metrics side by side do not
 cmp_t = res.comparison_frame().set_index("model").T.rename_axis("metric").reset_index()

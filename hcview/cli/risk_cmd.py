@@ -193,7 +193,7 @@ def _summary(r) -> dict:
 
 def _print_text(path, results, scored, args) -> None:
     from hcview.risk.evaluation import METRIC_LABELS, METRICS
-    from hcview.risk.stratify import ci_text
+    from hcview.text import mean_ci_text
 
     w = sys.stdout.write
     w(f"records: {path}\n")
@@ -221,7 +221,7 @@ def _print_text(path, results, scored, args) -> None:
                   "tree": "tree (depth 3)"}
         w(f"  {'':<18}" + "".join(f"{labels[m]:<22}" for m in models) + "\n")
         for met in METRICS:
-            w(f"  {METRIC_LABELS[met]:<18}" + "".join(f"{ci_text(cv.summary[m][met]):<22}" for m in models) + "\n")
+            w(f"  {METRIC_LABELS[met]:<18}" + "".join(f"{mean_ci_text(cv.summary[m][met]):<22}" for m in models) + "\n")
         lv = r.levels()
         w(f"risk levels ({lv['mode']}; cut points of the model in use: low if p <= {lv['c1']:.3f}, high if p >= "
           f"{lv['c2']:.3f}, calibrated p):\n")

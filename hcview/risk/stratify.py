@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from hcview.errors import CsvError, InputError
+from hcview.text import mean_ci_text
 from hcview.risk.evaluation import (BASELINE_DESCRIPTIONS, METRIC_LABELS, METRICS, MODEL_LABELS, CvOutput,
                                     binary_metrics, cross_validate)
 from hcview.risk.guard import CORR_LIMIT, guard_features
@@ -149,7 +150,7 @@ class RiskResult:
         for name in ["two_stage"] + list(self.cv.baselines):
             row = {"model": MODEL_LABELS[name]}
             for met in METRICS:
-                row[METRIC_LABELS[met]] = ci_text(self.cv.summary[name][met])
+                row[METRIC_LABELS[met]] = mean_ci_text(self.cv.summary[name][met])
             out.append(row)
         return pd.DataFrame(out)
 
@@ -198,15 +199,6 @@ class RiskResult:
                 for a, b, c, e, p, q, s in zip(r["row"], r[self.outcome], r["fold"], r["risk_level"],
                                                r["risk_probability"], r["predicted_positive"], r["rule_path"])]
         return d
-
-
-def ci_text(s: dict) -> str:
-    """``0.601 [0.49, 0.71]`` from a ``{mean, ci_low, ci_high}`` summary."""
-    if s.get("mean") is None:
-        return "n/a"
-    if s.get("ci_low") is None:
-        return f"{s['mean']:.3f}"
-    return f"{s['mean']:.3f} [{s['ci_low']:.2f}, {s['ci_high']:.2f}]"
 
 
 def _jsonable(v):

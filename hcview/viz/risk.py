@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from hcview.text import mean_ci_text
+
 LEVEL_COLOURS = {"low": "#4c9f70", "medium": "#e0a526", "high": "#c8453c"}
 MODEL_LABELS = {"two_stage": "two-stage (MedFusionNet)", "logistic": "logistic regression",
                 "random_forest": "random forest", "tree": "decision tree (depth 3)"}
 MODEL_COLOURS = {"two_stage": "#c8453c", "logistic": "#3b6fb6", "random_forest": "#4c9f70", "tree": "#8a6bb8"}
-
-
-def _ci_text(s: dict) -> str:
-    if s.get("mean") is None:
-        return "n/a"
-    if s.get("ci_low") is None:
-        return f"{s['mean']:.3f}"
-    return f"{s['mean']:.3f} [{s['ci_low']:.2f}, {s['ci_high']:.2f}]"
 
 
 def cv_roc_figure(result) -> go.Figure:
@@ -35,7 +29,7 @@ def cv_roc_figure(result) -> go.Figure:
         fig.add_trace(go.Scatter(x=r["fpr"], y=r["tpr_mean"], mode="lines",
                                  line=dict(color=MODEL_COLOURS.get(name, "#555"),
                                            width=3 if name == "two_stage" else 2),
-                                 name=f"{MODEL_LABELS.get(name, name)}: AUROC {_ci_text(auc)}"))
+                                 name=f"{MODEL_LABELS.get(name, name)}: AUROC {mean_ci_text(auc)}"))
     fig.update_layout(title=f"{result.outcome}: cross-validated ROC ({cv.repeats} repeats x {cv.folds} folds, "
                             "mean curve)",
                       xaxis_title="1 - specificity", yaxis_title="sensitivity", height=460,
