@@ -180,6 +180,18 @@ def _sample_png() -> Path:
     return sorted((paths.samples_dir() / "nih-cxr-512").glob("*.png"))[0]
 
 
+def _loaded_on_sample(model_id: str, variant: str, device: str):
+    """A fresh predictor (its load timed) and the bundled sample PNG decoded and preprocessed for it:
+    ``(predictor, load seconds, loaded image, model input)``."""
+    from hcview.infer.predictor import get_predictor
+
+    t = time.perf_counter()
+    pred = get_predictor(model_id, variant, device=device, fresh=True)
+    load_s = time.perf_counter() - t
+    loaded = pred.load(_sample_png())
+    return pred, load_s, loaded, pred.preprocess(loaded)
+
+
 # ---------------------------------------------------------------------------------------------- headline
 def bench_headline(variant: str, device: str, rounds: int, quick: bool, mc: int = 10, log=print) -> dict:
     """The five-ratio model (CIHMLC) at its input size: forward vs MC, all-labels CAM, LRP, review bundle, and the
@@ -190,14 +202,9 @@ def bench_headline(variant: str, device: str, rounds: int, quick: bool, mc: int 
     from hcview.explain.lrp import chain_plan, lrp, zennit_lrp
     from hcview.infer.bundle import review
     from hcview.infer.mc_dropout import mc_samples
-    from hcview.infer.predictor import get_predictor
 
-    t = time.perf_counter()
-    pred = get_predictor(HEADLINE, variant, device=device, fresh=True)
-    load_s = time.perf_counter() - t
+    pred, load_s, loaded, x = _loaded_on_sample(HEADLINE, variant, device)
     m, clock = pred.model, _clock(pred.device)
-    loaded = pred.load(_sample_png())
-    x = pred.preprocess(loaded)
     n_out = len(pred.label_space.all_outputs())
 
     def forward():
@@ -291,14 +298,9 @@ def bench_model(model_id: str, variant: str, device: str, rounds: int, quick: bo
     from hcview.explain.lrp import chain_plan, lrp
     from hcview.infer.bundle import review
     from hcview.infer.mc_dropout import mc_samples
-    from hcview.infer.predictor import get_predictor
 
-    t = time.perf_counter()
-    pred = get_predictor(model_id, variant, device=device, fresh=True)
-    load_s = time.perf_counter() - t
+    pred, load_s, loaded, x = _loaded_on_sample(model_id, variant, device)
     m, clock = pred.model, _clock(pred.device)
-    loaded = pred.load(_sample_png())
-    x = pred.preprocess(loaded)
     outs = pred.label_space.all_outputs()
 
     def forward():
