@@ -897,7 +897,9 @@ def readme_ratios_markdown(benchmarks: str) -> str:
     if not rows:
         raise ValueError("BENCHMARKS.md holds no headline ratio table")
     gpu = next((ln for ln in lines if ln.startswith("**GPU figures")), "")
-    out = [f"Measured by `{field('Command:').split('`')[1] if '`' in field('Command:') else field('Command:')}` on "
+    command = field("Command:")
+    command = command.split("`")[1] if "`" in command else command
+    out = [f"Measured by `{command}` on "
            f"{field('Machine:')}; {field('Measured:').split(';')[0]}. CIHMLC paper variant at 320 px, each ratio "
            "against its alternative in the same run:", "",
            "| ratio | what | measured | goal | met |", "|---|---|---|---|---|", *rows]

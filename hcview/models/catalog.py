@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .cards import SNAPSHOT, checkpoint_fields, find_checkpoint, read_card, trained_on_synthetic  # noqa: F401
+from .cards import SNAPSHOT, checkpoint_fields, find_checkpoint, read_card, trained_on_synthetic
 from .registry import count_params, create_model, get_spec, list_models
 
 
